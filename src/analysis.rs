@@ -1,0 +1,64 @@
+//! The result of an analysis: what every report renders. Documented field by field in the
+//! README's JSON schema.
+
+use crate::correlate::{Finding, Summary};
+use crate::decode::SkipCounts;
+use crate::session::Connection;
+use crate::source::ReadWarning;
+use serde::Serialize;
+
+/// Counters of the engine: what was read, skipped and capped.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineStats {
+    /// Frames read (numbered), including those a filter rejected.
+    pub frames: u64,
+    /// Frames that passed the filter and were decoded.
+    pub frames_analyzed: u64,
+    /// Captured bytes of analyzed frames.
+    pub bytes: u64,
+    /// TCP segments.
+    pub tcp_segments: u64,
+    /// Frames that were not TCP segments, by reason.
+    pub skipped: SkipCounts,
+    /// Frames whose captured length was shorter than on the wire.
+    pub snaplen_cut: u64,
+    /// TCP flows seen (MQTT or not).
+    pub tcp_flows: u64,
+    /// TCP flows that were not MQTT (and not on a TLS port), ignored.
+    pub other_flows: u64,
+    /// Flows evicted because the flow table was full.
+    pub flows_evicted: u64,
+    /// Times a flow's out-of-order buffer hit its cap.
+    pub reassembly_cap_hits: u64,
+}
+
+/// Everything dropscope concluded from one capture (or capture set).
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The files read, in order.
+    pub captures: Vec<String>,
+    /// Engine counters.
+    pub stats: EngineStats,
+    /// Problems reading the files (truncation, corruption); the analysis covers what was read.
+    pub warnings: Vec<ReadWarning>,
+    /// Summary metrics across connections.
+    pub summary: Summary,
+    /// Findings across connections (takeovers, mass closes, patterns, NAT bracket).
+    pub findings: Vec<Finding>,
+    /// Every MQTT (or MQTT-over-TLS) connection, in order of first frame.
+    pub connections: Vec<Connection>,
+}
+
+impl Analysis {
+    /// Names every verdict's cause in a broker's words as well (`broker_reason`).
+    pub fn apply_vocabulary(&mut self, vocab: crate::verdict::Vocabulary) {
+        for c in &mut self.connections {
+            if let Some(v) = c.verdict.as_mut() {
+                v.broker_reason = match vocab {
+                    crate::verdict::Vocabulary::Mqtt => None,
+                    _ => crate::verdict::describe(v, vocab),
+                };
+            }
+        }
+    }
+}

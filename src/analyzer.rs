@@ -1,0 +1,323 @@
+//! The driver: frames in, `Analysis` out. The same calls serve files and live capture:
+//! `push` for every frame, `advance` when time passes without a packet, `finish` at the end.
+
+use crate::FrameRef;
+use crate::analysis::{Analysis, EngineStats};
+use crate::correlate::{self, Windows};
+use crate::decode::{self, Segment};
+use crate::session::{Connection, Session, SessionLimits};
+use crate::source::{Frame, ReadWarning};
+use crate::tcp::{Flow, Side, StreamEvent, looks_like_connect};
+use crate::time::{Span, Timestamp};
+use crate::verdict::{self, Thresholds};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// Settings of an analysis; every cap and threshold is here, with its reason.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Ports that carry plain MQTT (1883 by default).
+    pub mqtt_ports: Vec<u16>,
+    /// Ports that carry MQTT over TLS (8883 by default): tracked at the TCP level only.
+    pub tls_ports: Vec<u16>,
+    /// Most flows tracked at once; past it the least recently active flow is evicted and
+    /// counted. A flow costs about a kilobyte, so the default bounds the table near 200 MB.
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered per direction of a flow before the missing range is
+    /// declared a hole.
+    pub reassembly_cap: usize,
+    /// Longest MQTT packet reassembled (the MQTT maximum is 256 MB; brokers default far
+    /// lower, mosquitto to no limit but clients rarely exceed a megabyte).
+    pub max_packet: usize,
+    /// Idle gaps shorter than this are not recorded.
+    pub idle_gap_floor: Span,
+    /// A closed flow stays this long for its last ACKs before it is retired.
+    pub linger: Span,
+    /// Timeline entries kept per connection from the start and before the end.
+    pub timeline: (usize, usize),
+    /// Keep user names from CONNECT (never passwords).
+    pub keep_usernames: bool,
+    /// Classifier thresholds.
+    pub thresholds: Thresholds,
+    /// Cross-connection windows.
+    pub windows: Windows,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mqtt_ports: vec![1883],
+            tls_ports: vec![8883],
+            max_flows: 200_000,
+            reassembly_cap: 256 * 1024,
+            max_packet: 1 << 20,
+            idle_gap_floor: Span::from_secs(1),
+            linger: Span::from_secs(30),
+            timeline: (200, 200),
+            keep_usernames: false,
+            thresholds: Thresholds::default(),
+            windows: Windows::default(),
+        }
+    }
+}
+
+/// What a flow carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carries {
+    Mqtt,
+    Tls,
+    /// Not on an MQTT port: MQTT if the client's first bytes are a CONNECT.
+    Undecided,
+    /// Not MQTT: tracked only to stay ignored.
+    Other,
+}
+
+struct Entry {
+    id: usize,
+    flow: Flow,
+    session: Session,
+    carries: Carries,
+}
+
+type Key = (IpAddr, u16, IpAddr, u16);
+
+fn key(seg: &Segment<'_>) -> Key {
+    let a = (seg.src, seg.src_port);
+    let b = (seg.dst, seg.dst_port);
+    if a <= b {
+        (a.0, a.1, b.0, b.1)
+    } else {
+        (b.0, b.1, a.0, a.1)
+    }
+}
+
+/// The analysis engine.
+pub struct Analyzer {
+    cfg: Config,
+    flows: FxHashMap<Key, Entry>,
+    done: Vec<Connection>,
+    stats: EngineStats,
+    next_id: usize,
+    last_sweep: Timestamp,
+    now: Timestamp,
+}
+
+/// How often (in capture time) finished flows are retired.
+const SWEEP_EVERY: Span = Span::from_secs(5);
+
+impl Analyzer {
+    /// A new engine.
+    pub fn new(cfg: Config) -> Analyzer {
+        Analyzer {
+            cfg,
+            flows: FxHashMap::default(),
+            done: Vec::new(),
+            stats: EngineStats::default(),
+            next_id: 0,
+            last_sweep: Timestamp(i64::MIN),
+            now: Timestamp(i64::MIN),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Flows open now.
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Takes one frame.
+    pub fn push(&mut self, frame: &Frame<'_>) {
+        self.stats.frames_analyzed += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        let cut = (frame.data.len() as u32) < frame.wire_len;
+        self.stats.snaplen_cut += u64::from(cut);
+        let seg = match decode::decode(frame.linktype, frame.data, cut) {
+            Ok(s) => s,
+            Err(skip) => {
+                self.stats.skipped.add(skip);
+                return;
+            }
+        };
+        self.stats.tcp_segments += 1;
+        let at = FrameRef {
+            frame: frame.number,
+            ts: frame.ts,
+        };
+        self.advance(frame.ts);
+        self.segment(&seg, at);
+    }
+
+    /// Capture time has reached `now`: retire flows that closed a while ago.
+    pub fn advance(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        if self.now - self.last_sweep < SWEEP_EVERY {
+            return;
+        }
+        self.last_sweep = self.now;
+        let linger = self.cfg.linger;
+        let now = self.now;
+        let stale: Vec<Key> = self
+            .flows
+            .iter()
+            .filter(|(_, e)| e.flow.closed() && now - e.flow.last.ts > linger)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            self.retire(k);
+        }
+    }
+
+    fn segment(&mut self, seg: &Segment<'_>, at: FrameRef) {
+        let k = key(seg);
+        if let Some(e) = self.flows.get(&k)
+            && e.flow.is_new_connection(seg)
+        {
+            self.retire(k);
+        }
+        if !self.flows.contains_key(&k) {
+            self.open(k, seg, at);
+        }
+        let Some(e) = self.flows.get_mut(&k) else {
+            return;
+        };
+        if e.carries == Carries::Other {
+            e.flow.last = at;
+            return;
+        }
+        if e.carries == Carries::Undecided && !seg.payload.is_empty() {
+            let from_client = e.flow.side_of(seg) == Side::Client;
+            e.carries = if from_client && looks_like_connect(seg.payload) {
+                Carries::Mqtt
+            } else {
+                Carries::Other
+            };
+        }
+        let Entry {
+            flow,
+            session,
+            carries,
+            ..
+        } = e;
+        let parse = *carries == Carries::Mqtt;
+        flow.on_segment(seg, at, &mut |ev: StreamEvent<'_>| {
+            if parse || matches!(ev, StreamEvent::Tcp(_)) {
+                session.on_event(ev);
+            }
+        });
+    }
+
+    fn open(&mut self, k: Key, seg: &Segment<'_>, at: FrameRef) {
+        if self.flows.len() >= self.cfg.max_flows {
+            self.evict_one();
+        }
+        let cfg = &self.cfg;
+        let is_server_port = |p: u16| cfg.mqtt_ports.contains(&p) || cfg.tls_ports.contains(&p);
+        let flow = Flow::new(
+            seg,
+            at,
+            is_server_port,
+            cfg.reassembly_cap,
+            cfg.idle_gap_floor,
+        );
+        let server_port = flow.server.port();
+        let carries = if cfg.mqtt_ports.contains(&server_port) {
+            Carries::Mqtt
+        } else if cfg.tls_ports.contains(&server_port) {
+            Carries::Tls
+        } else {
+            Carries::Undecided
+        };
+        let limits = SessionLimits {
+            max_packet: cfg.max_packet,
+            timeline_head: cfg.timeline.0,
+            timeline_tail: cfg.timeline.1,
+            keep_usernames: cfg.keep_usernames,
+        };
+        let session = Session::new(flow.syn_seen, limits);
+        self.stats.tcp_flows += 1;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.flows.insert(
+            k,
+            Entry {
+                id,
+                flow,
+                session,
+                carries,
+            },
+        );
+    }
+
+    /// The table is full: retire the flow that has been quiet longest.
+    fn evict_one(&mut self) {
+        let oldest = self
+            .flows
+            .iter()
+            .min_by_key(|(_, e)| e.flow.last.ts)
+            .map(|(k, _)| *k);
+        if let Some(k) = oldest {
+            self.stats.flows_evicted += 1;
+            self.retire(k);
+        }
+    }
+
+    fn retire(&mut self, k: Key) {
+        let Some(mut e) = self.flows.remove(&k) else {
+            return;
+        };
+        let parse = e.carries == Carries::Mqtt;
+        let Entry { flow, session, .. } = &mut e;
+        flow.finish(&mut |ev| {
+            if parse {
+                session.on_event(ev)
+            }
+        });
+        match e.carries {
+            Carries::Other | Carries::Undecided => self.stats.other_flows += 1,
+            Carries::Mqtt | Carries::Tls => {
+                let encrypted = e.carries == Carries::Tls;
+                let session = parse.then_some(e.session);
+                self.done
+                    .push(Connection::build(e.id, &e.flow, session, encrypted));
+            }
+        }
+    }
+
+    /// Ends the analysis: retires every flow, judges every connection, correlates.
+    pub fn finish(
+        mut self,
+        captures: Vec<String>,
+        warnings: Vec<ReadWarning>,
+        frames_read: u64,
+    ) -> Analysis {
+        let keys: Vec<Key> = self.flows.keys().copied().collect();
+        for k in keys {
+            self.retire(k);
+        }
+        let mut conns = std::mem::take(&mut self.done);
+        conns.sort_by_key(|c| (c.first_frame, c.id));
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.id = i;
+        }
+        let mut thresholds = self.cfg.thresholds.clone();
+        thresholds.capture_end = self.now;
+        for c in conns.iter_mut() {
+            c.verdict = Some(verdict::classify(c, &thresholds));
+        }
+        let findings = correlate::correlate(&mut conns, &self.cfg.windows);
+        let summary = correlate::summarize(&conns);
+        self.stats.frames = frames_read;
+        Analysis {
+            captures,
+            stats: self.stats,
+            warnings,
+            summary,
+            findings,
+            connections: conns,
+        }
+    }
+}

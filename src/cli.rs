@@ -1,0 +1,93 @@
+//! Command-line definitions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dropscope::verdict::Vocabulary;
+use std::path::PathBuf;
+
+/// Exit codes, as documented in `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  analysis complete
+  1  an output could not be written
+  2  bad arguments (unknown option, bad filter)
+  3  no analysis: an input is missing or is not a pcap/pcapng capture
+  4  analysis complete, but a capture was truncated or corrupt: it covers what could be read";
+
+/// Why did my MQTT connection drop? Reads packet captures and says, per connection, how it
+/// ended: network (NAT, loss, resets) or protocol (keepalive, takeover, refusal, shutdown).
+#[derive(Parser, Debug)]
+#[command(name = "dropscope", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyze captures: one table (or JSON) of MQTT connections with why each ended.
+    #[command(after_help = EXIT_CODES)]
+    Analyze(AnalyzeArgs),
+}
+
+/// Output formats of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Text,
+    /// One JSON object.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Options that choose what is read and how it is judged.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed) or directories of a rotated
+    /// capture; all are merged into one timeline by timestamp.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// BPF filter applied by libpcap after frames are numbered (e.g. 'tcp port 1883').
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// More ports that carry MQTT (1883 always does; a CONNECT is detected on any port).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// More ports that carry MQTT over TLS (8883 always does).
+    #[arg(long = "tls-port", value_name = "PORT")]
+    pub tls_ports: Vec<u16>,
+    /// Show CONNECT user names (passwords are never read out).
+    #[arg(long)]
+    pub show_usernames: bool,
+    /// Most TCP flows tracked at once.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered per flow direction.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub reassembly_cap: usize,
+    /// Longest MQTT packet reassembled, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_packet: usize,
+}
+
+/// `dropscope analyze`.
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Name causes in a broker's words.
+    #[arg(long, value_enum, default_value_t = Vocabulary::Mqtt)]
+    pub vocabulary: Vocabulary,
+    /// List every MQTT packet (frame, time, connection, direction, type, details).
+    #[arg(long)]
+    pub packets: bool,
+    /// Include each connection's timeline (packets and TCP events) in JSON output.
+    #[arg(long)]
+    pub timeline: bool,
+}

@@ -1,0 +1,262 @@
+//! The correlate stage: what only shows across connections. Takeovers by client id, mass
+//! closes, reconnect timing, drop patterns, the NAT idle timeout bracket, and the summary.
+
+mod patterns;
+mod summary;
+
+pub use summary::{Summary, summarize};
+
+use crate::session::Connection;
+use crate::tcp::Side;
+use crate::time::{Span, Timestamp};
+use crate::verdict::{Actor, Cause, Layer};
+use serde::Serialize;
+
+/// Named thresholds of the cross-connection detectors.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    /// A server close this soon after another connection CONNECTed with the same client id
+    /// is a takeover. Brokers act on the new CONNECT at once; a second covers slow ones.
+    pub takeover: Span,
+    /// Server closes within this window count as one mass close.
+    pub mass_close: Span,
+    /// How many server closes in one window make a shutdown (not a coincidence).
+    pub mass_close_min: usize,
+    /// Drops of different clients within this window are one cluster.
+    pub cluster: Span,
+    /// How many clients' drops make a cluster.
+    pub cluster_min: usize,
+    /// Drops needed before a pattern is named.
+    pub pattern_min_drops: usize,
+    /// Coefficient of variation under which intervals (or counts) are "regular".
+    pub regular_cv: f64,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            takeover: Span::from_secs(2),
+            mass_close: Span::from_secs(1),
+            mass_close_min: 5,
+            cluster: Span::from_secs(2),
+            cluster_min: 3,
+            pattern_min_drops: 3,
+            regular_cv: 0.2,
+        }
+    }
+}
+
+/// The kind of a cross-connection finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A connection was closed because another took its client id.
+    SessionTakenOver,
+    /// The server closed many connections at once.
+    ServerShutdown,
+    /// A client's successive connections.
+    Reconnects,
+    /// Drops at regular intervals.
+    RegularDrops,
+    /// Drops at irregular intervals.
+    IrregularDrops,
+    /// Drops after about the same number of messages.
+    DropsAfterMessages,
+    /// Drops of many clients at one moment.
+    ClusteredDrops,
+    /// The NAT idle timeout, bracketed.
+    NatTimeoutBracket,
+}
+
+/// One cross-connection finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was found.
+    pub kind: FindingKind,
+    /// The client id concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The connections involved.
+    pub connections: Vec<usize>,
+    /// When (the first event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timestamp>,
+    /// Numbers behind it (period, count, bounds…), by name.
+    pub numbers: serde_json::Map<String, serde_json::Value>,
+    /// One readable sentence.
+    pub explanation: String,
+}
+
+impl Finding {
+    fn new(kind: FindingKind, connections: Vec<usize>, explanation: String) -> Finding {
+        Finding {
+            kind,
+            client_id: None,
+            connections,
+            time: None,
+            numbers: serde_json::Map::new(),
+            explanation,
+        }
+    }
+
+    fn number(mut self, name: &str, value: f64) -> Finding {
+        let rounded = (value * 1000.0).round() / 1000.0;
+        self.numbers.insert(name.into(), serde_json::json!(rounded));
+        self
+    }
+}
+
+/// Runs every detector, rewriting verdicts where the cross-connection view explains a
+/// close (takeover, shutdown), and returns the findings.
+pub fn correlate(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
+    let mut findings = takeovers(conns, w);
+    findings.extend(mass_closes(conns, w));
+    findings.extend(patterns::reconnects_and_patterns(conns, w));
+    findings.extend(patterns::clusters(conns, w));
+    findings.extend(patterns::nat_bracket(conns));
+    findings
+}
+
+/// When the server closed the connection (its first FIN/RST, or its DISCONNECT).
+fn server_close_time(c: &Connection) -> Option<Timestamp> {
+    let d = c
+        .disconnect
+        .as_ref()
+        .filter(|d| d.side == Side::Server)
+        .map(|d| d.at.ts);
+    d.or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
+}
+
+fn can_be_taken_over(c: &Connection) -> bool {
+    c.verdict.as_ref().is_some_and(|v| {
+        matches!(
+            v.cause,
+            Cause::ServerClose
+                | Cause::SessionTakenOver
+                | Cause::KeepaliveTimeout
+                | Cause::ProtocolViolation
+        ) || (v.cause == Cause::Reset && v.side == Some(Actor::Server))
+    })
+}
+
+fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for i in 0..conns.len() {
+        if !can_be_taken_over(&conns[i]) {
+            continue;
+        }
+        let (Some(id), Some(closed)) = (conns[i].client_id.clone(), server_close_time(&conns[i]))
+        else {
+            continue;
+        };
+        let start = conns[i].start;
+        let newcomer = conns.iter().enumerate().find_map(|(j, o)| {
+            let at = o.connect?;
+            let fits = j != i
+                && o.client_id.as_deref() == Some(id.as_str())
+                && at.ts >= start
+                && at.ts <= closed
+                && closed - at.ts <= w.takeover;
+            fits.then_some((o.id, at, o.clean_session == Some(true)))
+        });
+        let Some((other_id, connect_at, clean)) = newcomer else {
+            continue;
+        };
+        let connect = connect_at.frame;
+        let c = &mut conns[i];
+        if let Some(v) = c.verdict.as_mut() {
+            v.cause = Cause::SessionTakenOver;
+            v.layer = Some(Layer::Protocol);
+            v.side = Some(Actor::Server);
+            v.rule = "closed_after_same_client_id_connected";
+            v.related_connection = Some(other_id);
+            v.evidence.push(connect);
+            v.evidence.sort_unstable();
+            v.evidence.dedup();
+            v.explanation = format!(
+                "Connection {} CONNECTed with the same client id {:?} (frame {connect}) and the broker closed this one {:.3} s later.",
+                other_id,
+                id,
+                (closed - connect_at.ts).as_secs_f64()
+            );
+            v.hints.push(format!(
+                "EMQX would log this as {}: the new CONNECT has clean start {}",
+                if clean { "discarded" } else { "takenover" },
+                if clean { "set" } else { "unset" }
+            ));
+        }
+        let mut f = Finding::new(
+            FindingKind::SessionTakenOver,
+            vec![c.id, other_id],
+            format!(
+                "Client id {id:?}: connection {other_id} took over connection {}.",
+                c.id
+            ),
+        );
+        f.client_id = Some(id);
+        f.time = Some(closed);
+        found.push(f);
+    }
+    found
+}
+
+fn mass_closes(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
+    let mut closes: Vec<(Timestamp, usize)> = conns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            c.verdict.as_ref().is_some_and(|v| {
+                matches!(
+                    v.cause,
+                    Cause::ServerClose | Cause::ServerDisconnect | Cause::Reset
+                ) && v.side == Some(Actor::Server)
+                    && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B))
+            })
+        })
+        .filter_map(|(i, c)| server_close_time(c).map(|t| (t, i)))
+        .collect();
+    closes.sort();
+    let mut found = Vec::new();
+    let mut start = 0;
+    while start < closes.len() {
+        let mut end = start;
+        while end + 1 < closes.len() && closes[end + 1].0 - closes[start].0 <= w.mass_close {
+            end += 1;
+        }
+        let group = &closes[start..=end];
+        if group.len() >= w.mass_close_min {
+            found.push(shutdown(conns, group));
+        }
+        start = end + 1;
+    }
+    found
+}
+
+fn shutdown(conns: &mut [Connection], group: &[(Timestamp, usize)]) -> Finding {
+    let ids: Vec<usize> = group.iter().map(|&(_, i)| conns[i].id).collect();
+    let first = group[0].0;
+    let spread = (group[group.len() - 1].0 - first).as_secs_f64();
+    for &(_, i) in group {
+        if let Some(v) = conns[i].verdict.as_mut() {
+            v.cause = Cause::ServerShutdown;
+            v.layer = Some(Layer::Protocol);
+            v.rule = "mass_server_close";
+            v.explanation = format!(
+                "The broker closed {} connections within {spread:.3} s, this one among them: a broker shutdown or restart.",
+                group.len()
+            );
+        }
+    }
+    let mut f = Finding::new(
+        FindingKind::ServerShutdown,
+        ids,
+        format!(
+            "The broker closed {} connections within {spread:.3} s.",
+            group.len()
+        ),
+    )
+    .number("connections", group.len() as f64)
+    .number("spread_seconds", spread);
+    f.time = Some(first);
+    f
+}

@@ -1,0 +1,98 @@
+//! Summary metrics across all connections.
+
+use crate::mqtt::PacketKind;
+use crate::session::Connection;
+use crate::verdict::Cause;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Minimum, mean and maximum of a set of durations, in seconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Stats {
+    /// Smallest.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Largest.
+    pub max: f64,
+    /// How many values.
+    pub count: usize,
+}
+
+impl Stats {
+    fn of(xs: &[f64]) -> Stats {
+        if xs.is_empty() {
+            return Stats::default();
+        }
+        let r = |x: f64| (x * 1000.0).round() / 1000.0;
+        Stats {
+            min: r(xs.iter().copied().fold(f64::INFINITY, f64::min)),
+            mean: r(xs.iter().sum::<f64>() / xs.len() as f64),
+            max: r(xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            count: xs.len(),
+        }
+    }
+}
+
+/// The numbers an operator asks first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Connections analyzed.
+    pub connections: usize,
+    /// Connections that dropped (any cause but a clean DISCONNECT or still open).
+    pub drops: usize,
+    /// Connections by cause.
+    pub by_cause: BTreeMap<&'static str, usize>,
+    /// Drops by layer.
+    pub drops_by_layer: BTreeMap<&'static str, usize>,
+    /// Drops followed by a new connection of the same client id.
+    pub recoveries: usize,
+    /// Session duration, seconds.
+    pub duration: Stats,
+    /// Time from a close to the same client's next connection, seconds.
+    pub time_to_reconnect: Stats,
+    /// PUBLISH packets, both directions.
+    pub messages_published: u64,
+}
+
+/// Computes the summary.
+pub fn summarize(conns: &[Connection]) -> Summary {
+    let mut s = Summary {
+        connections: conns.len(),
+        ..Summary::default()
+    };
+    for c in conns {
+        let Some(v) = &c.verdict else { continue };
+        *s.by_cause.entry(v.cause.name()).or_default() += 1;
+        if v.cause.is_drop() {
+            s.drops += 1;
+            let layer = v.layer.map_or("unknown", |l| l.name());
+            *s.drops_by_layer.entry(layer).or_default() += 1;
+        }
+        s.messages_published += c.packets.get(PacketKind::Publish);
+    }
+    let durations: Vec<f64> = conns.iter().map(|c| c.duration.as_secs_f64()).collect();
+    s.duration = Stats::of(&durations);
+    let mut waits = Vec::new();
+    for (i, c) in conns.iter().enumerate() {
+        let dropped = c
+            .verdict
+            .as_ref()
+            .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
+        let Some(id) = c.client_id.as_deref() else {
+            continue;
+        };
+        let next = conns[i + 1..]
+            .iter()
+            .filter(|o| o.client_id.as_deref() == Some(id) && o.start >= c.start)
+            .min_by_key(|o| o.start);
+        if let Some(n) = next {
+            waits.push((n.start - c.end).as_secs_f64().max(0.0));
+            if dropped {
+                s.recoveries += 1;
+            }
+        }
+    }
+    s.time_to_reconnect = Stats::of(&waits);
+    s
+}

@@ -1,0 +1,7 @@
+//! The report stage: views of one `Analysis`. None of them recomputes anything.
+
+mod json;
+mod text;
+
+pub use json::{write_json, write_ndjson};
+pub use text::{write_packets, write_table};

@@ -1,0 +1,320 @@
+//! The `Connection` record: everything dropscope learned about one TCP connection, as the
+//! JSON output documents it field by field (see README, "JSON schema").
+
+use super::{Anomaly, Entry, KeepaliveMiss, Session};
+use crate::FrameRef;
+use crate::mqtt::{PacketKind, Version};
+use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
+use crate::time::{Span, Timestamp};
+use crate::verdict::Verdict;
+use serde::{Serialize, Serializer};
+use std::net::SocketAddr;
+
+/// Counts of MQTT packets by type, both directions together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketCounts([u64; 15]);
+
+impl PacketCounts {
+    /// Counts one packet.
+    pub fn add(&mut self, kind: PacketKind) {
+        self.0[kind as usize] += 1;
+    }
+
+    /// The count of one type.
+    pub fn get(&self, kind: PacketKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    /// All packets.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl Serialize for PacketCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(15))?;
+        for kind in PacketKind::ALL {
+            m.serialize_entry(kind.name(), &self.get(kind))?;
+        }
+        m.end()
+    }
+}
+
+/// The server's CONNACK.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ConnAckFacts {
+    /// The frame.
+    #[serde(flatten)]
+    pub at: FrameRef,
+    /// Return code (3.x) or reason code (5.0).
+    pub code: u8,
+    /// Session Present flag.
+    pub session_present: bool,
+}
+
+/// The first DISCONNECT on the connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisconnectFacts {
+    /// The frame.
+    #[serde(flatten)]
+    pub at: FrameRef,
+    /// Who sent it.
+    pub side: Side,
+    /// MQTT 5 reason code (0 for a bare v5 DISCONNECT); null for 3.x.
+    pub reason: Option<u8>,
+    /// MQTT 5 reason string property.
+    pub reason_string: Option<String>,
+}
+
+/// How the TCP connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcpEndKind {
+    /// An orderly close.
+    Fin,
+    /// An abort.
+    Rst,
+}
+
+/// Who closed first, and how.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TcpEnd {
+    /// FIN or RST.
+    pub kind: TcpEndKind,
+    /// Who sent it.
+    pub by: Side,
+    /// The frame.
+    #[serde(flatten)]
+    pub at: FrameRef,
+}
+
+/// Both sides' TCP facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sides {
+    /// The client's half.
+    pub client: HalfFacts,
+    /// The server's half.
+    pub server: HalfFacts,
+}
+
+impl Sides {
+    /// One side's facts.
+    pub fn get(&self, side: Side) -> &HalfFacts {
+        match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        }
+    }
+}
+
+/// One TCP connection and what it carried.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    /// Index in the analysis, in order of first frame.
+    pub id: usize,
+    /// Client endpoint.
+    #[serde(serialize_with = "addr")]
+    pub client: SocketAddr,
+    /// Server endpoint.
+    #[serde(serialize_with = "addr")]
+    pub server: SocketAddr,
+    /// CONNECT's client identifier.
+    pub client_id: Option<String>,
+    /// The CONNECT frame.
+    pub connect: Option<FrameRef>,
+    /// MQTT version from CONNECT.
+    pub protocol: Option<Version>,
+    /// Keepalive from CONNECT, seconds.
+    pub keepalive: Option<u16>,
+    /// Clean session / clean start.
+    pub clean_session: Option<bool>,
+    /// A will message was registered.
+    pub will: Option<bool>,
+    /// CONNECT carried a user name.
+    pub has_username: bool,
+    /// CONNECT carried a password (its value is never kept).
+    pub has_password: bool,
+    /// The user name, only with `--show-usernames`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// MQTT over TLS: tracked at the TCP level only.
+    pub encrypted: bool,
+    /// First packet time.
+    pub start: Timestamp,
+    /// Last packet time.
+    pub end: Timestamp,
+    /// end − start, seconds.
+    pub duration: Span,
+    /// First frame number.
+    pub first_frame: u64,
+    /// Last frame number.
+    pub last_frame: u64,
+    /// The capture holds the SYN.
+    pub syn_seen: bool,
+    /// The handshake frames.
+    pub handshake: Handshake,
+    /// MQTT packets by type.
+    pub packets: PacketCounts,
+    /// PUBLISH payload bytes, both directions.
+    pub published_bytes: u64,
+    /// Retransmitted segments, both directions.
+    pub retransmissions: u64,
+    /// Who sent FIN or RST first; null while open.
+    pub tcp_end: Option<TcpEnd>,
+    /// Per side TCP facts.
+    pub tcp: Sides,
+    /// The CONNACK.
+    pub connack: Option<ConnAckFacts>,
+    /// The first DISCONNECT.
+    pub disconnect: Option<DisconnectFacts>,
+    /// The client's last MQTT packet.
+    pub last_client_packet: Option<FrameRef>,
+    /// The server's last MQTT packet.
+    pub last_server_packet: Option<FrameRef>,
+    /// Client packets that came later than the keepalive allows.
+    pub keepalive_misses: Vec<KeepaliveMiss>,
+    /// PINGREQs never answered by a PINGRESP.
+    pub unanswered_pingreqs: Vec<FrameRef>,
+    /// Idle gaps (no packet either way), the longest and the last.
+    pub idle_gaps: Vec<IdleGap>,
+    /// Anomalies, the first ones kept.
+    pub anomalies: Vec<Entry>,
+    /// All anomalies, counted.
+    pub anomalies_total: u64,
+    /// The verdict: why it ended.
+    pub verdict: Option<Verdict>,
+    /// Timeline of packets and events (first and last entries); only with `--timeline`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Entry>,
+    /// Timeline entries dropped from the middle.
+    pub timeline_omitted: u64,
+}
+
+fn addr<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+impl Connection {
+    /// Builds the record of a finished flow.
+    pub fn build(id: usize, flow: &Flow, session: Option<Session>, encrypted: bool) -> Connection {
+        let [client_half, server_half] = flow.sides.clone();
+        let tcp_end = tcp_end(&client_half, &server_half);
+        let mut c = Connection {
+            id,
+            client: flow.client,
+            server: flow.server,
+            client_id: None,
+            connect: None,
+            protocol: None,
+            keepalive: None,
+            clean_session: None,
+            will: None,
+            has_username: false,
+            has_password: false,
+            username: None,
+            encrypted,
+            start: flow.first.ts,
+            end: flow.last.ts,
+            duration: flow.last.ts - flow.first.ts,
+            first_frame: flow.first.frame,
+            last_frame: flow.last.frame,
+            syn_seen: flow.syn_seen,
+            handshake: flow.handshake,
+            packets: PacketCounts::default(),
+            published_bytes: 0,
+            retransmissions: client_half.retransmissions + server_half.retransmissions,
+            tcp_end,
+            tcp: Sides {
+                client: client_half,
+                server: server_half,
+            },
+            connack: None,
+            disconnect: None,
+            last_client_packet: None,
+            last_server_packet: None,
+            keepalive_misses: Vec::new(),
+            unanswered_pingreqs: Vec::new(),
+            idle_gaps: flow.idle_gaps.clone(),
+            anomalies: Vec::new(),
+            anomalies_total: 0,
+            verdict: None,
+            timeline: Vec::new(),
+            timeline_omitted: 0,
+        };
+        if let Some(s) = session {
+            c.absorb(s);
+        }
+        c
+    }
+
+    fn absorb(&mut self, s: Session) {
+        let f = s.facts;
+        if let Some((at, connect)) = f.connect {
+            self.connect = Some(at);
+            self.client_id = Some(connect.client_id);
+            self.protocol = Some(connect.version);
+            self.keepalive = Some(connect.keepalive);
+            self.clean_session = Some(connect.clean_session);
+            self.will = Some(connect.will);
+            self.has_username = connect.has_username;
+            self.has_password = connect.has_password;
+            self.username = connect.username;
+        }
+        self.packets = f.counts;
+        self.published_bytes = f.published_bytes;
+        self.connack = f.connack;
+        self.disconnect = f.disconnect;
+        self.last_client_packet = f.last_packet[Side::Client.idx()];
+        self.last_server_packet = f.last_packet[Side::Server.idx()];
+        self.keepalive_misses = f.misses;
+        self.unanswered_pingreqs = f.outstanding_pings.into_iter().collect();
+        self.anomalies = f
+            .anomalies
+            .into_iter()
+            .map(|(at, side, a)| Entry {
+                at,
+                side,
+                what: super::What::Anomaly(a),
+            })
+            .collect();
+        self.anomalies_total = f.anomalies_total;
+        self.timeline_omitted = f.timeline.omitted();
+        self.timeline = f.timeline.into_entries();
+    }
+
+    /// The named anomalies of this connection.
+    pub fn anomaly_kinds(&self) -> impl Iterator<Item = (&Entry, &Anomaly)> {
+        self.anomalies.iter().filter_map(|e| match &e.what {
+            super::What::Anomaly(a) => Some((e, a)),
+            _ => None,
+        })
+    }
+
+    /// One side's TCP facts.
+    pub fn half(&self, side: Side) -> &HalfFacts {
+        self.tcp.get(side)
+    }
+}
+
+fn tcp_end(client: &HalfFacts, server: &HalfFacts) -> Option<TcpEnd> {
+    let mut ends = Vec::with_capacity(4);
+    for (side, half) in [(Side::Client, client), (Side::Server, server)] {
+        if let Some(at) = half.fin {
+            ends.push(TcpEnd {
+                kind: TcpEndKind::Fin,
+                by: side,
+                at,
+            });
+        }
+        if let Some(r) = half.rst {
+            ends.push(TcpEnd {
+                kind: TcpEndKind::Rst,
+                by: side,
+                at: r.at,
+            });
+        }
+    }
+    ends.into_iter().min_by_key(|e| e.at.frame)
+}

@@ -1,0 +1,212 @@
+//! One capture file read through libpcap.
+
+use super::{Frame, ReadWarning, SourceError};
+use crate::time::Timestamp;
+use pcap::{Capture, Offline, Precision};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::IntoRawFd;
+use std::path::{Path, PathBuf};
+
+/// The on-disk format, from the file's magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Classic libpcap format.
+    Pcap,
+    /// pcapng.
+    Pcapng,
+    /// Something else (libpcap will say what it thinks).
+    Unknown,
+}
+
+/// A capture file being read, with the bookkeeping needed to say where it broke.
+pub struct CaptureFile {
+    path: PathBuf,
+    capture: Capture<Offline>,
+    format: Format,
+    linktype: u32,
+    frames: u64,
+    /// Byte offset of the next record, tracked from record sizes for classic pcap.
+    offset: u64,
+    /// Set once reading stopped early.
+    warning: Option<ReadWarning>,
+    filter: Option<pcap::BpfProgram>,
+}
+
+const PCAP_FILE_HEADER: u64 = 24;
+const PCAP_RECORD_HEADER: u64 = 16;
+
+impl CaptureFile {
+    /// Opens a pcap or pcapng file, gzip-compressed or not (told by its magic, not its name).
+    pub fn open(path: &Path, filter: Option<&str>) -> Result<CaptureFile, SourceError> {
+        let io = |source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let mut magic = [0u8; 4];
+        let got = read_prefix(&mut file, &mut magic).map_err(io)?;
+        let gzipped = got >= 2 && magic[..2] == [0x1f, 0x8b];
+        let capture = if gzipped {
+            open_gzip(path)?
+        } else {
+            Capture::from_file_with_precision(path, Precision::Nano)
+        };
+        let capture = capture.map_err(|e| SourceError::NotACapture {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let format = if gzipped {
+            sniff_gzip_format(path)
+        } else {
+            format_of(&magic[..got])
+        };
+        let linktype = capture.get_datalink().0 as u32;
+        let filter = match filter {
+            Some(text) => Some(compile_filter(&capture, text)?),
+            None => None,
+        };
+        Ok(CaptureFile {
+            path: path.to_path_buf(),
+            capture,
+            format,
+            linktype,
+            frames: 0,
+            offset: PCAP_FILE_HEADER,
+            warning: None,
+            filter,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's link-layer type.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Frames read so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
+    /// Why reading stopped early, if it did.
+    pub fn take_warning(&mut self) -> Option<ReadWarning> {
+        self.warning.take()
+    }
+
+    /// Reads the next frame. `number` is the frame number to give it; frames that the
+    /// filter rejects are still read (and so still numbered by the caller) but come back
+    /// with `passes = false`.
+    pub fn next_frame(&mut self, number: u64) -> Option<(Frame<'_>, bool)> {
+        if self.warning.is_some() {
+            return None;
+        }
+        let packet = match self.capture.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => return None,
+            Err(e) => {
+                self.warning = Some(ReadWarning {
+                    file: self.path.display().to_string(),
+                    offset: (self.format == Format::Pcap).then_some(self.offset),
+                    frames_read: self.frames,
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        };
+        self.frames += 1;
+        let caplen = packet.header.caplen;
+        self.offset += PCAP_RECORD_HEADER + u64::from(caplen);
+        let ts = Timestamp::from_parts(
+            packet.header.ts.tv_sec,
+            // With nanosecond precision libpcap puts nanoseconds in tv_usec.
+            packet.header.ts.tv_usec,
+        );
+        let passes = self.filter.as_ref().is_none_or(|f| f.filter(packet.data));
+        let frame = Frame {
+            number,
+            ts,
+            linktype: self.linktype,
+            data: packet.data,
+            wire_len: packet.header.len,
+        };
+        Some((frame, passes))
+    }
+}
+
+fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+fn format_of(magic: &[u8]) -> Format {
+    match magic {
+        [0xa1, 0xb2, 0xc3, 0xd4]
+        | [0xd4, 0xc3, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0x3c, 0x4d]
+        | [0x4d, 0x3c, 0xb2, 0xa1] => Format::Pcap,
+        [0x0a, 0x0d, 0x0d, 0x0a] => Format::Pcapng,
+        _ => Format::Unknown,
+    }
+}
+
+fn sniff_gzip_format(path: &Path) -> Format {
+    let Ok(file) = File::open(path) else {
+        return Format::Unknown;
+    };
+    let mut magic = [0u8; 4];
+    let mut decoder = flate2::read::MultiGzDecoder::new(file);
+    match decoder.read_exact(&mut magic) {
+        Ok(()) => format_of(&magic),
+        Err(_) => Format::Unknown,
+    }
+}
+
+/// Compiles a BPF filter for this capture's link type. It is applied by libpcap per frame
+/// after the frame is numbered, so frame numbers do not drift from Wireshark's.
+fn compile_filter(capture: &Capture<Offline>, text: &str) -> Result<pcap::BpfProgram, SourceError> {
+    capture
+        .compile(text, true)
+        .map_err(|e| SourceError::BadFilter {
+            filter: text.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// libpcap reads only plain files, so a gzip capture is decompressed by a thread into a
+/// pipe whose read end libpcap reads like a file; memory stays at the pipe's size.
+fn open_gzip(path: &Path) -> Result<Result<Capture<Offline>, pcap::Error>, SourceError> {
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let (reader, mut writer) = std::io::pipe().map_err(io)?;
+    std::thread::spawn(move || {
+        let mut decoder = flate2::read::MultiGzDecoder::new(file);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match decoder.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if writer.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let fd = reader.into_raw_fd();
+    // SAFETY: `fd` is a fresh pipe read end owned by nobody else; libpcap takes it over.
+    Ok(unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) })
+}

@@ -1,0 +1,407 @@
+//! One TCP connection: roles, handshake, per-side facts, and delivery to the MQTT stage.
+
+use super::{Arrival, Piece, Reassembler, Seq, Side, StreamEvent, TcpEvent, TcpEventKind};
+use crate::FrameRef;
+use crate::decode::Segment;
+use crate::time::Span;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// The three-way handshake as captured.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Handshake {
+    /// The client's SYN.
+    pub syn: Option<FrameRef>,
+    /// The server's SYN-ACK.
+    pub syn_ack: Option<FrameRef>,
+    /// The client's first ACK after the SYN-ACK.
+    pub ack: Option<FrameRef>,
+}
+
+impl Handshake {
+    /// Time from SYN to SYN-ACK at the capture point: the path capture point → server → back.
+    pub fn server_rtt(&self) -> Option<Span> {
+        Some(self.syn_ack?.ts - self.syn?.ts)
+    }
+
+    /// Time from SYN-ACK to ACK at the capture point: the path capture point → client → back.
+    pub fn client_rtt(&self) -> Option<Span> {
+        Some(self.ack?.ts - self.syn_ack?.ts)
+    }
+}
+
+/// A RST as seen on the wire, with what is needed to judge whether its sender was the peer.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RstFacts {
+    /// The frame.
+    #[serde(flatten)]
+    pub at: FrameRef,
+    /// TTL / hop limit of the RST.
+    pub ttl: u8,
+    /// IPv4 identification of the RST.
+    pub ip_id: Option<u16>,
+    /// The RST's sequence number minus the next sequence number expected from its side
+    /// (0 is an exact fit; None when the side sent nothing before).
+    pub seq_offset: Option<i64>,
+}
+
+/// An idle gap: no packet in either direction for a while.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IdleGap {
+    /// The last frame before the gap.
+    pub after: FrameRef,
+    /// The first frame after it.
+    pub before: FrameRef,
+    /// Its length in seconds.
+    pub seconds: f64,
+}
+
+/// What one side did over the connection.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HalfFacts {
+    /// Segments sent.
+    pub segments: u64,
+    /// TCP payload bytes sent (as on the wire).
+    pub bytes: u64,
+    /// Retransmitted segments.
+    pub retransmissions: u64,
+    /// Frame numbers of the latest retransmissions (up to `RETRANSMIT_FRAMES_KEPT`).
+    pub retransmission_frames: Vec<FrameRef>,
+    /// TCP keep-alive probes sent.
+    pub keepalive_probes: u64,
+    /// Segments advertising a zero window.
+    pub zero_windows: u64,
+    /// First FIN sent.
+    pub fin: Option<FrameRef>,
+    /// First RST sent.
+    pub rst: Option<RstFacts>,
+    /// The first and the most common-so-far TTL of this side's packets (RST excluded).
+    pub ttl: Option<u8>,
+    /// Last IPv4 identification seen from this side (RST excluded).
+    pub last_ip_id: Option<u16>,
+    /// This side's last segment.
+    pub last_segment: Option<FrameRef>,
+    /// This side's last segment that carried payload.
+    pub last_data: Option<FrameRef>,
+    /// Bytes this side sent that the peer had not acknowledged when the capture ended.
+    pub unacked_bytes: u64,
+    /// Bytes missing from the capture in this direction.
+    pub hole_bytes: u64,
+    /// Segments that arrived ahead of the stream.
+    pub out_of_order: u64,
+    #[serde(skip)]
+    highest_sent: Option<Seq>,
+    #[serde(skip)]
+    highest_acked: Option<Seq>,
+}
+
+/// How many retransmission frames are kept per side (the latest ones).
+const RETRANSMIT_FRAMES_KEPT: usize = 32;
+/// How many idle gaps are kept per connection (the longest ones, and always the last).
+const IDLE_GAPS_KEPT: usize = 16;
+
+/// One TCP connection.
+pub struct Flow {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The server's address.
+    pub server: SocketAddr,
+    /// Whether the capture holds the connection's SYN (roles are certain).
+    pub syn_seen: bool,
+    /// The handshake.
+    pub handshake: Handshake,
+    /// Per side facts, indexed by `Side::idx`.
+    pub sides: [HalfFacts; 2],
+    /// Idle gaps longer than the configured floor.
+    pub idle_gaps: Vec<IdleGap>,
+    /// First and last frame of the connection.
+    pub first: FrameRef,
+    /// Last frame.
+    pub last: FrameRef,
+    client_isn: Option<Seq>,
+    streams: [Reassembler; 2],
+    gap_floor: Span,
+}
+
+impl Flow {
+    /// Starts a flow at its first captured segment. `is_server_port` tells which ports carry
+    /// MQTT (or MQTT over TLS), for captures that start after the SYN.
+    pub fn new(
+        seg: &Segment<'_>,
+        at: FrameRef,
+        is_server_port: impl Fn(u16) -> bool,
+        buffer_cap: usize,
+        gap_floor: Span,
+    ) -> Flow {
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let syn = seg.flags.syn();
+        let sender_is_client = if syn {
+            !seg.flags.ack()
+        } else if looks_like_connect(seg.payload) {
+            true
+        } else if is_server_port(seg.dst_port) != is_server_port(seg.src_port) {
+            is_server_port(seg.dst_port)
+        } else {
+            seg.dst_port < seg.src_port
+        };
+        let (client, server) = if sender_is_client {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        Flow {
+            client,
+            server,
+            syn_seen: syn,
+            handshake: Handshake::default(),
+            sides: Default::default(),
+            idle_gaps: Vec::new(),
+            first: at,
+            last: at,
+            client_isn: None,
+            streams: [Reassembler::new(buffer_cap), Reassembler::new(buffer_cap)],
+            gap_floor,
+        }
+    }
+
+    /// Which side sent `seg`.
+    pub fn side_of(&self, seg: &Segment<'_>) -> Side {
+        if seg.src_port == self.client.port() && seg.src == self.client.ip() {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// Whether the connection is over at the TCP level (a RST, or FIN both ways).
+    pub fn closed(&self) -> bool {
+        let [c, s] = &self.sides;
+        c.rst.is_some() || s.rst.is_some() || (c.fin.is_some() && s.fin.is_some())
+    }
+
+    /// Whether `seg` opens a new connection on this flow's addresses (port reuse).
+    pub fn is_new_connection(&self, seg: &Segment<'_>) -> bool {
+        seg.flags.syn()
+            && !seg.flags.ack()
+            && (self.closed() || self.client_isn.is_some_and(|isn| isn != Seq(seg.seq)))
+    }
+
+    /// Bytes buffered out of order in both directions.
+    pub fn buffered(&self) -> usize {
+        self.streams.iter().map(|s| s.buffered()).sum()
+    }
+
+    /// Takes one segment and hands in-order bytes, gaps and TCP events to `out`.
+    pub fn on_segment(
+        &mut self,
+        seg: &Segment<'_>,
+        at: FrameRef,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        let side = self.side_of(seg);
+        self.note_idle_gap(at);
+        self.last = at;
+        let event = |kind| StreamEvent::Tcp(TcpEvent { at, side, kind });
+        if seg.flags.syn() {
+            self.on_syn(seg, side, at, out);
+        }
+        if seg.flags.rst() {
+            self.on_rst(seg, side, at);
+            out(event(TcpEventKind::Rst));
+        } else {
+            self.note_sender(seg, side, at);
+        }
+        if seg.flags.ack() && !seg.flags.rst() {
+            self.on_ack(seg, side, at, out);
+        }
+        if !seg.flags.rst() && (seg.payload_len > 0 || seg.flags.fin()) {
+            self.on_payload(seg, side, at, out);
+        }
+        if seg.flags.fin() && self.sides[side.idx()].fin.is_none() {
+            self.sides[side.idx()].fin = Some(at);
+            out(event(TcpEventKind::Fin));
+        }
+    }
+
+    /// The capture ended or the flow is being retired: deliver what is buffered.
+    pub fn finish(&mut self, out: &mut impl FnMut(StreamEvent<'_>)) {
+        for side in [Side::Client, Side::Server] {
+            let half = &mut self.sides[side.idx()];
+            half.unacked_bytes = match (half.highest_sent, half.highest_acked) {
+                (Some(sent), Some(acked)) => sent.since(acked).max(0) as u64,
+                (Some(_), None) => half.bytes,
+                _ => 0,
+            };
+            let stream = &mut self.streams[side.idx()];
+            stream.flush(&mut |piece, at| deliver(side, piece, at, out));
+            let stats = stream.stats();
+            let half = &mut self.sides[side.idx()];
+            half.hole_bytes = stats.hole_bytes;
+            half.out_of_order = stats.out_of_order;
+        }
+    }
+
+    fn on_syn(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        at: FrameRef,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        let kind = if seg.flags.ack() {
+            self.handshake.syn_ack.get_or_insert(at);
+            TcpEventKind::SynAck
+        } else {
+            self.handshake.syn.get_or_insert(at);
+            self.client_isn.get_or_insert(Seq(seg.seq));
+            TcpEventKind::Syn
+        };
+        self.streams[side.idx()].syn(Seq(seg.seq));
+        out(StreamEvent::Tcp(TcpEvent { at, side, kind }));
+    }
+
+    fn on_rst(&mut self, seg: &Segment<'_>, side: Side, at: FrameRef) {
+        let half = &mut self.sides[side.idx()];
+        if half.rst.is_none() {
+            let expected = self.streams[side.idx()].next_seq();
+            half.rst = Some(RstFacts {
+                at,
+                ttl: seg.ttl,
+                ip_id: seg.ip_id,
+                seq_offset: expected.map(|e| Seq(seg.seq).since(e)),
+            });
+        }
+    }
+
+    fn note_sender(&mut self, seg: &Segment<'_>, side: Side, at: FrameRef) {
+        let half = &mut self.sides[side.idx()];
+        half.segments += 1;
+        half.bytes += u64::from(seg.payload_len);
+        half.ttl.get_or_insert(seg.ttl);
+        half.last_ip_id = seg.ip_id.or(half.last_ip_id);
+        half.last_segment = Some(at);
+        if seg.payload_len > 0 {
+            half.last_data = Some(at);
+        }
+        let end = Seq(seg.seq).plus(u64::from(seg.payload_len));
+        if half.highest_sent.is_none_or(|h| end.after(h)) {
+            half.highest_sent = Some(end);
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        at: FrameRef,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        if side == Side::Client && self.handshake.syn_ack.is_some() && self.handshake.ack.is_none()
+        {
+            self.handshake.ack = Some(at);
+        }
+        if seg.window == 0 && !seg.flags.syn() && !seg.flags.fin() {
+            self.sides[side.idx()].zero_windows += 1;
+            out(StreamEvent::Tcp(TcpEvent {
+                at,
+                side,
+                kind: TcpEventKind::ZeroWindow,
+            }));
+        }
+        let peer = side.other();
+        let ack = Seq(seg.ack);
+        let acked = &mut self.sides[peer.idx()].highest_acked;
+        if acked.is_none_or(|a| ack.after(a)) {
+            *acked = Some(ack);
+        }
+        self.streams[peer.idx()].acked_to(ack, &mut |piece, at| deliver(peer, piece, at, out), at);
+    }
+
+    fn on_payload(
+        &mut self,
+        seg: &Segment<'_>,
+        side: Side,
+        at: FrameRef,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        let wire = u64::from(seg.payload_len);
+        let arrival = self.streams[side.idx()].segment(
+            Seq(seg.seq),
+            seg.payload,
+            wire,
+            seg.flags.fin(),
+            at,
+            &mut |piece, at| deliver(side, piece, at, out),
+        );
+        let half = &mut self.sides[side.idx()];
+        let kind = match arrival {
+            Arrival::Retransmission | Arrival::Overlap if wire > 0 => {
+                half.retransmissions += 1;
+                if half.retransmission_frames.len() == RETRANSMIT_FRAMES_KEPT {
+                    half.retransmission_frames.remove(0);
+                }
+                half.retransmission_frames.push(at);
+                TcpEventKind::Retransmission
+            }
+            Arrival::KeepAliveProbe => {
+                half.keepalive_probes += 1;
+                TcpEventKind::KeepAliveProbe
+            }
+            _ => return,
+        };
+        out(StreamEvent::Tcp(TcpEvent { at, side, kind }));
+    }
+
+    fn note_idle_gap(&mut self, at: FrameRef) {
+        let idle = at.ts - self.last.ts;
+        if idle < self.gap_floor {
+            return;
+        }
+        let gap = IdleGap {
+            after: self.last,
+            before: at,
+            seconds: idle.as_secs_f64(),
+        };
+        if self.idle_gaps.len() == IDLE_GAPS_KEPT {
+            // Drop the shortest gap other than the most recent one.
+            let last = self.idle_gaps.len() - 1;
+            if let Some(i) = (0..last).min_by(|&a, &b| {
+                self.idle_gaps[a]
+                    .seconds
+                    .total_cmp(&self.idle_gaps[b].seconds)
+            }) {
+                self.idle_gaps.remove(i);
+            }
+        }
+        self.idle_gaps.push(gap);
+    }
+}
+
+fn deliver(side: Side, piece: Piece<'_>, at: FrameRef, out: &mut impl FnMut(StreamEvent<'_>)) {
+    match piece {
+        Piece::Data(bytes) => out(StreamEvent::Data { side, bytes, at }),
+        Piece::Gap(len) => {
+            out(StreamEvent::Tcp(TcpEvent {
+                at,
+                side,
+                kind: TcpEventKind::Hole { bytes: len },
+            }));
+            out(StreamEvent::Gap { side, len, at });
+        }
+        Piece::Cut(len) => out(StreamEvent::Gap { side, len, at }),
+    }
+}
+
+/// Whether a payload starts with an MQTT CONNECT (fixed header 0x10, then the protocol
+/// name "MQTT" or "MQIsdp" after the remaining length): a client's first words, which
+/// settle the roles of a connection whose SYN is not in the capture.
+pub fn looks_like_connect(payload: &[u8]) -> bool {
+    if payload.first() != Some(&0x10) {
+        return false;
+    }
+    let varint = payload[1..].iter().take(4).position(|b| b & 0x80 == 0);
+    let Some(i) = varint else { return false };
+    let rest = &payload[(2 + i).min(payload.len())..];
+    rest.starts_with(b"\x00\x04MQTT") || rest.starts_with(b"\x00\x06MQIsdp")
+}

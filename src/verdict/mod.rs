@@ -1,0 +1,197 @@
+//! The verdict stage: why each connection ended, in the taxonomy of
+//! `shared/docs/taxonomy.md`, decided by a pure function of the connection's facts.
+
+mod rules;
+mod vocabulary;
+
+pub use rules::{Thresholds, classify};
+pub use vocabulary::{Vocabulary, describe};
+
+use serde::Serialize;
+
+/// Why a connection ended.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The client sent DISCONNECT, then TCP closed.
+    ClientDisconnect,
+    /// CONNACK refused the connection.
+    ConnectRefused,
+    /// The server sent an MQTT 5 DISCONNECT with a reason.
+    ServerDisconnect,
+    /// The server closed after the client owed it a packet for about 1.5 × keepalive.
+    KeepaliveTimeout,
+    /// Another connection took over the client id.
+    SessionTakenOver,
+    /// The server closed right after the client broke the protocol.
+    ProtocolViolation,
+    /// The server closed many connections at once.
+    ServerShutdown,
+    /// The server closed without an MQTT reason.
+    ServerClose,
+    /// The client closed TCP without DISCONNECT.
+    ClientClose,
+    /// A RST ended it with no MQTT reason before.
+    Reset,
+    /// An idle gap, then the first packet met a dead NAT mapping.
+    NatIdleExpiry,
+    /// Unacknowledged data retransmitted until the sender gave up.
+    RetransmissionTimeout,
+    /// Still up when the capture ended.
+    OpenAtEnd,
+    /// Nothing fits.
+    Unknown,
+}
+
+impl Cause {
+    /// All causes, in taxonomy order.
+    pub const ALL: [Cause; 14] = [
+        Cause::ClientDisconnect,
+        Cause::ConnectRefused,
+        Cause::ServerDisconnect,
+        Cause::KeepaliveTimeout,
+        Cause::SessionTakenOver,
+        Cause::ProtocolViolation,
+        Cause::ServerShutdown,
+        Cause::ServerClose,
+        Cause::ClientClose,
+        Cause::Reset,
+        Cause::NatIdleExpiry,
+        Cause::RetransmissionTimeout,
+        Cause::OpenAtEnd,
+        Cause::Unknown,
+    ];
+
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::ClientDisconnect => "client_disconnect",
+            Cause::ConnectRefused => "connect_refused",
+            Cause::ServerDisconnect => "server_disconnect",
+            Cause::KeepaliveTimeout => "keepalive_timeout",
+            Cause::SessionTakenOver => "session_taken_over",
+            Cause::ProtocolViolation => "protocol_violation",
+            Cause::ServerShutdown => "server_shutdown",
+            Cause::ServerClose => "server_close",
+            Cause::ClientClose => "client_close",
+            Cause::Reset => "reset",
+            Cause::NatIdleExpiry => "nat_idle_expiry",
+            Cause::RetransmissionTimeout => "retransmission_timeout",
+            Cause::OpenAtEnd => "open_at_end",
+            Cause::Unknown => "unknown",
+        }
+    }
+
+    /// Whether this cause is a drop (not a clean end, not still open).
+    pub fn is_drop(self) -> bool {
+        !matches!(self, Cause::ClientDisconnect | Cause::OpenAtEnd)
+    }
+}
+
+/// What must be fixed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// The path failed.
+    Network,
+    /// An MQTT endpoint decided to end it.
+    Protocol,
+    /// Nothing went wrong.
+    None,
+}
+
+impl Layer {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Network => "network",
+            Layer::Protocol => "protocol",
+            Layer::None => "none",
+        }
+    }
+}
+
+/// Who ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The MQTT client.
+    Client,
+    /// The broker.
+    Server,
+    /// A device on the path (NAT, firewall).
+    Middlebox,
+}
+
+impl Actor {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Actor::Client => "client",
+            Actor::Server => "server",
+            Actor::Middlebox => "middlebox",
+        }
+    }
+}
+
+/// Where the capture was taken, judged from handshake timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vantage {
+    /// Near the client: SYN → SYN-ACK takes the path's round trip, SYN-ACK → ACK almost none.
+    Client,
+    /// Near the broker: the opposite.
+    Server,
+    /// Somewhere between.
+    Between,
+    /// No handshake in the capture.
+    Unknown,
+}
+
+/// A keepalive deadline the client missed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingPing {
+    /// When a packet from the client was due.
+    pub due: crate::time::Timestamp,
+    /// The client's last MQTT packet before it.
+    pub after_frame: u64,
+    /// Whether the client sent something that never arrived (network) or sent nothing.
+    pub sent: bool,
+}
+
+/// Why one connection ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The taxonomy's cause.
+    pub cause: Cause,
+    /// The layer to fix; null for `unknown`.
+    pub layer: Option<Layer>,
+    /// Who ended it.
+    pub side: Option<Actor>,
+    /// CONNACK or DISCONNECT reason code.
+    pub code: Option<u8>,
+    /// Frames that decided it.
+    pub evidence: Vec<u64>,
+    /// The rule that fired.
+    pub rule: &'static str,
+    /// One readable sentence.
+    pub explanation: String,
+    /// Keepalive deadlines the client missed before the end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_pingreqs: Vec<MissingPing>,
+    /// Known broker behaviours the wire points at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+    /// Where the capture was taken.
+    pub vantage: Vantage,
+    /// The other connection involved (a takeover's newcomer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_connection: Option<usize>,
+    /// The cause in the chosen broker's words (set by the report layer's vocabulary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_reason: Option<&'static str>,
+}

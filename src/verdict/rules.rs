@@ -1,0 +1,552 @@
+//! `classify`: a connection's facts in, one verdict out. Each rule is a small function that
+//! either decides or passes; the first that decides wins, and its name travels with the
+//! verdict.
+
+use super::{Actor, Cause, Layer, MissingPing, Vantage, Verdict};
+use crate::FrameRef;
+use crate::mqtt::Version;
+use crate::session::{Anomaly, Connection, TcpEnd, TcpEndKind};
+use crate::tcp::Side;
+use crate::time::{Span, Timestamp};
+
+/// Named thresholds of the classifier.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// Silence before a server close, as a multiple of the keepalive, from which the close
+    /// is a keepalive timeout. Brokers enforce 1.5 × keepalive on coarse timers, so a close
+    /// somewhat earlier still counts; 1.0 is the spec's own deadline.
+    pub keepalive_ratio: f64,
+    /// Shortest idle gap that can explain a NAT expiry. Real NAT timeouts are minutes; the
+    /// floor is low so lab captures with second-scale timeouts are read correctly, and a
+    /// gap must also be longer than every gap the connection survived.
+    pub nat_gap_floor: Span,
+    /// How much longer than every survived gap a killing gap must be.
+    pub nat_gap_margin: f64,
+    /// A RST or close this soon after a client's protocol error is the server's answer to it.
+    pub violation_window: Span,
+    /// Time after a close within which the peer's silence means the path was dead.
+    pub ack_wait: Span,
+    /// End of the capture (for "nothing came after" judgements).
+    pub capture_end: Timestamp,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            keepalive_ratio: 1.0,
+            nat_gap_floor: Span::from_secs(2),
+            nat_gap_margin: 1.2,
+            violation_window: Span::from_secs(2),
+            ack_wait: Span::from_secs(1),
+            capture_end: Timestamp(i64::MAX),
+        }
+    }
+}
+
+type Rule = fn(&Connection, &Thresholds) -> Option<Verdict>;
+
+/// The rules in the order they are tried.
+const RULES: &[Rule] = &[
+    connack_refused,
+    client_disconnect,
+    server_disconnect,
+    still_open,
+    protocol_violation,
+    nat_idle_expiry,
+    keepalive_timeout,
+    retransmission_timeout,
+    reset,
+    server_close,
+    client_close,
+];
+
+/// Decides why `c` ended.
+pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
+    let mut v = RULES
+        .iter()
+        .find_map(|rule| rule(c, t))
+        .unwrap_or_else(|| unknown(c));
+    v.vantage = vantage(c);
+    if c.encrypted && v.cause != Cause::OpenAtEnd {
+        v.hints
+            .push("MQTT over TLS: only TCP facts were read; an MQTT reason may be hidden".into());
+    }
+    v
+}
+
+fn verdict(cause: Cause, layer: Layer, side: Option<Actor>, rule: &'static str) -> Verdict {
+    Verdict {
+        cause,
+        layer: Some(layer),
+        side,
+        code: None,
+        evidence: Vec::new(),
+        rule,
+        explanation: String::new(),
+        missing_pingreqs: Vec::new(),
+        hints: Vec::new(),
+        vantage: Vantage::Unknown,
+        related_connection: None,
+        broker_reason: None,
+    }
+}
+
+fn actor(side: Side) -> Actor {
+    match side {
+        Side::Client => Actor::Client,
+        Side::Server => Actor::Server,
+    }
+}
+
+fn frames(refs: impl IntoIterator<Item = Option<FrameRef>>) -> Vec<u64> {
+    let mut v: Vec<u64> = refs.into_iter().flatten().map(|r| r.frame).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn connack_refused(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let ack = c.connack?;
+    let failed = match c.protocol {
+        Some(Version::V5) => ack.code >= 0x80,
+        _ => ack.code != 0,
+    };
+    if !failed {
+        return None;
+    }
+    let mut v = verdict(
+        Cause::ConnectRefused,
+        Layer::Protocol,
+        Some(Actor::Server),
+        "connack_failure",
+    );
+    v.code = Some(ack.code);
+    v.evidence = frames([Some(ack.at), c.tcp_end.map(|e| e.at)]);
+    v.explanation = format!(
+        "The broker refused the CONNECT with CONNACK code {} ({}).",
+        ack.code,
+        connack_meaning(ack.code, c.protocol)
+    );
+    let long_keepalive = c.keepalive.is_some_and(|k| k == 0 || k > 300);
+    if ack.code == 2 && c.protocol != Some(Version::V5) && long_keepalive {
+        v.hints.push(
+            "mosquitto answers CONNACK 2 (identifier rejected) to a keepalive above its \
+             max_keepalive: check the broker's max_keepalive against this client's keepalive"
+                .into(),
+        );
+    }
+    Some(v)
+}
+
+fn connack_meaning(code: u8, version: Option<Version>) -> &'static str {
+    match (version, code) {
+        (Some(Version::V5), 0x80) => "unspecified error",
+        (Some(Version::V5), 0x84) => "unsupported protocol version",
+        (Some(Version::V5), 0x85) => "client identifier not valid",
+        (Some(Version::V5), 0x86) => "bad user name or password",
+        (Some(Version::V5), 0x87) => "not authorized",
+        (Some(Version::V5), 0x88) => "server unavailable",
+        (Some(Version::V5), 0x8A) => "banned",
+        (Some(Version::V5), 0x8C) => "bad authentication method",
+        (Some(Version::V5), 0x95) => "packet too large",
+        (Some(Version::V5), 0x9F) => "connection rate exceeded",
+        (Some(Version::V5), _) => "see MQTT 5 reason codes",
+        (_, 1) => "unacceptable protocol version",
+        (_, 2) => "identifier rejected",
+        (_, 3) => "server unavailable",
+        (_, 4) => "bad user name or password",
+        (_, 5) => "not authorized",
+        _ => "not defined by MQTT 3.1.1",
+    }
+}
+
+fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let d = c.disconnect.as_ref().filter(|d| d.side == Side::Client)?;
+    if c.tcp_end.is_some_and(|e| e.at.frame < d.at.frame) {
+        return None;
+    }
+    let mut v = verdict(
+        Cause::ClientDisconnect,
+        Layer::None,
+        Some(Actor::Client),
+        "client_sent_disconnect",
+    );
+    v.code = d.reason;
+    v.evidence = frames([Some(d.at), c.tcp_end.map(|e| e.at)]);
+    v.explanation = match d.reason {
+        Some(r) => format!("The client sent DISCONNECT (reason 0x{r:02X}) and closed."),
+        None => "The client sent DISCONNECT and closed.".into(),
+    };
+    Some(v)
+}
+
+fn server_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let d = c.disconnect.as_ref().filter(|d| d.side == Side::Server)?;
+    let code = d.reason.unwrap_or(0);
+    let (cause, rule, what) = match code {
+        0x8D => (
+            Cause::KeepaliveTimeout,
+            "server_disconnect_keepalive",
+            "keep alive timeout",
+        ),
+        0x8E => (
+            Cause::SessionTakenOver,
+            "server_disconnect_takeover",
+            "session taken over",
+        ),
+        0x8B => (
+            Cause::ServerDisconnect,
+            "server_disconnect_reason",
+            "server shutting down",
+        ),
+        _ => (
+            Cause::ServerDisconnect,
+            "server_disconnect_reason",
+            "see MQTT 5 reason codes",
+        ),
+    };
+    let mut v = verdict(cause, Layer::Protocol, Some(Actor::Server), rule);
+    v.code = d.reason;
+    v.evidence = frames([Some(d.at), c.tcp_end.map(|e| e.at)]);
+    v.explanation = format!("The broker sent DISCONNECT with reason 0x{code:02X} ({what}).");
+    if let Some(s) = &d.reason_string {
+        v.explanation.push_str(&format!(" Reason string: {s:?}."));
+    }
+    Some(v)
+}
+
+/// The side whose data went unacknowledged and was retransmitted at the end, if any.
+fn stuck_sender(c: &Connection) -> Option<Side> {
+    [Side::Client, Side::Server].into_iter().find(|&s| {
+        let h = c.half(s);
+        h.unacked_bytes > 0 && h.retransmissions > 0
+    })
+}
+
+fn still_open(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    if c.tcp_end.is_some() || stuck_sender(c).is_some() {
+        return None;
+    }
+    let mut v = verdict(Cause::OpenAtEnd, Layer::None, None, "no_close_in_capture");
+    v.evidence = vec![c.last_frame];
+    v.explanation = "The connection was still up when the capture ended.".into();
+    Some(v)
+}
+
+fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
+    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let (entry, anomaly) = c.anomaly_kinds().find(|(e, a)| {
+        e.side == Side::Client
+            && matches!(
+                a,
+                Anomaly::PacketBeforeConnect { .. }
+                    | Anomaly::SecondConnect
+                    | Anomaly::Malformed { .. }
+                    | Anomaly::Oversized { .. }
+            )
+            && end.at.ts - e.at.ts <= t.violation_window
+            && e.at.frame <= end.at.frame
+    })?;
+    let mut v = verdict(
+        Cause::ProtocolViolation,
+        Layer::Protocol,
+        Some(Actor::Server),
+        "close_after_client_violation",
+    );
+    v.evidence = frames([Some(entry.at), Some(end.at)]);
+    let what = match anomaly {
+        Anomaly::PacketBeforeConnect { packet } => format!("a {packet} before CONNECT"),
+        Anomaly::SecondConnect => "a second CONNECT".into(),
+        Anomaly::Malformed { reason } => format!("a malformed packet ({reason})"),
+        Anomaly::Oversized { len } => format!("a packet of {len} bytes, over the limit"),
+        _ => "an invalid packet".into(),
+    };
+    v.explanation = format!(
+        "The client sent {what} (frame {}) and the broker closed the connection (frame {}).",
+        entry.at.frame, end.at.frame
+    );
+    Some(v)
+}
+
+/// The first packet after the connection's last long idle gap, if the gap is longer than
+/// every gap the connection survived.
+fn killing_gap(c: &Connection, t: &Thresholds) -> Option<crate::tcp::IdleGap> {
+    let last = *c.idle_gaps.last()?;
+    if Span::from_secs_f64(last.seconds) < t.nat_gap_floor {
+        return None;
+    }
+    let survived = c.idle_gaps[..c.idle_gaps.len() - 1]
+        .iter()
+        .map(|g| g.seconds)
+        .fold(0.0, f64::max);
+    (last.seconds > survived * t.nat_gap_margin).then_some(last)
+}
+
+fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
+    let gap = killing_gap(c, t)?;
+    let resumer = if c
+        .half(Side::Client)
+        .last_segment
+        .is_some_and(|s| s.frame >= gap.before.frame)
+        && c.tcp.client.retransmissions > 0
+    {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    let answered_by_rst = c
+        .tcp_end
+        .filter(|e| e.kind == TcpEndKind::Rst && e.at.frame >= gap.before.frame && e.by != resumer);
+    let unacked = c.half(resumer).unacked_bytes > 0 && c.half(resumer).retransmissions > 0;
+    let mqtt_after_gap = match resumer {
+        Side::Client => c.last_server_packet,
+        Side::Server => c.last_client_packet,
+    }
+    .is_some_and(|p| p.frame > gap.before.frame);
+    if mqtt_after_gap || (answered_by_rst.is_none() && !unacked) {
+        return None;
+    }
+    let mut v = verdict(
+        Cause::NatIdleExpiry,
+        Layer::Network,
+        Some(Actor::Middlebox),
+        "first_packet_after_idle_gap_failed",
+    );
+    v.evidence = frames([
+        Some(gap.after),
+        Some(gap.before),
+        answered_by_rst.map(|e| e.at),
+    ]);
+    let answer = match answered_by_rst {
+        Some(e) => format!("answered by a RST (frame {})", e.at.frame),
+        None => "never acknowledged, only retransmitted".into(),
+    };
+    v.explanation = format!(
+        "After {:.1} s with no packet either way, the first packet (frame {}) was {answer}: \
+         the NAT mapping or firewall state had expired.",
+        gap.seconds, gap.before.frame
+    );
+    if let Some(k) = c.keepalive.filter(|&k| k > 0) {
+        v.hints.push(format!(
+            "keepalive {k} s: keep it below the NAT idle timeout (under {:.0} s here)",
+            gap.seconds
+        ));
+    }
+    Some(v)
+}
+
+/// When the client owed the broker a packet and none arrived in time, or what it sent was lost.
+fn keepalive_timeout(c: &Connection, t: &Thresholds) -> Option<Verdict> {
+    let end = c.tcp_end?;
+    let keepalive = f64::from(c.keepalive.filter(|&k| k > 0)?);
+    let last = c.last_client_packet.or(c.connack.map(|a| a.at))?;
+    let silence = (end.at.ts - last.ts).as_secs_f64();
+    let client_lost = c.half(Side::Client).unacked_bytes > 0 && c.tcp.client.retransmissions > 0;
+    let server_closed = end.by == Side::Server;
+    let overdue = server_closed && silence >= keepalive * t.keepalive_ratio;
+    if !overdue && !client_lost {
+        return None;
+    }
+    if client_lost && !server_closed && c.unanswered_pingreqs.is_empty() {
+        return None;
+    }
+    let dead_path = client_lost || !client_answered_close(c, end, t);
+    let layer = if dead_path {
+        Layer::Network
+    } else {
+        Layer::Protocol
+    };
+    let mut v = verdict(
+        Cause::KeepaliveTimeout,
+        layer,
+        Some(actor(end.by)),
+        "client_silent_past_keepalive",
+    );
+    let due = last.ts + Span::from_secs_f64(keepalive);
+    v.missing_pingreqs.push(MissingPing {
+        due,
+        after_frame: last.frame,
+        sent: client_lost,
+    });
+    v.evidence = frames(
+        [Some(last), Some(end.at)]
+            .into_iter()
+            .chain(c.unanswered_pingreqs.iter().map(|p| Some(*p)))
+            .chain(c.tcp.client.retransmission_frames.last().map(|r| Some(*r))),
+    );
+    v.explanation = if client_lost {
+        format!(
+            "The client sent packets (PINGREQ or data, {} retransmissions) that were never \
+             acknowledged; the connection died for keepalive ({} s) because they never arrived.",
+            c.tcp.client.retransmissions, keepalive
+        )
+    } else if dead_path {
+        format!(
+            "No packet from the client for {silence:.1} s (keepalive {keepalive} s, {:.2} × keepalive); \
+             the broker closed and the client never acknowledged the close: the path to the client was dead.",
+            silence / keepalive
+        )
+    } else {
+        format!(
+            "No packet from the client for {silence:.1} s (keepalive {keepalive} s, {:.2} × keepalive): \
+             no PINGREQ was sent; the client's TCP stack still acknowledged the close, so the \
+             client application stalled.",
+            silence / keepalive
+        )
+    };
+    if !client_lost && sent_pings_on_time(c, keepalive) && silence < keepalive {
+        v.hints.push(
+            "PINGREQs were sent on time and the broker still closed for keepalive: look at the broker".into(),
+        );
+    }
+    Some(v)
+}
+
+fn sent_pings_on_time(c: &Connection, _keepalive: f64) -> bool {
+    c.keepalive_misses.is_empty() && c.packets.get(crate::mqtt::PacketKind::PingReq) > 0
+}
+
+/// Whether the client's TCP stack answered after the server's close (so it was alive).
+fn client_answered_close(c: &Connection, end: TcpEnd, t: &Thresholds) -> bool {
+    match c.half(Side::Client).last_segment {
+        Some(s) if s.frame > end.at.frame => true,
+        _ => t.capture_end - end.at.ts < t.ack_wait,
+    }
+}
+
+fn retransmission_timeout(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let side = stuck_sender(c)?;
+    let h = c.half(side);
+    let mut v = verdict(
+        Cause::RetransmissionTimeout,
+        Layer::Network,
+        Some(actor(side)),
+        "unacked_data_retransmitted",
+    );
+    let gave_up = h.rst.map(|r| r.at).or(h.fin);
+    v.evidence = frames(
+        h.retransmission_frames
+            .iter()
+            .rev()
+            .take(5)
+            .map(|r| Some(*r))
+            .chain([gave_up]),
+    );
+    v.explanation = format!(
+        "The {} retransmitted {} bytes that were never acknowledged ({} retransmissions){}.",
+        side.name(),
+        h.unacked_bytes,
+        h.retransmissions,
+        match gave_up {
+            Some(g) => format!(" and gave up at frame {}", g.frame),
+            None => ", then the capture shows silence".into(),
+        }
+    );
+    Some(v)
+}
+
+fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let end = c.tcp_end.filter(|e| e.kind == TcpEndKind::Rst)?;
+    let half = c.half(end.by);
+    let rst = half.rst?;
+    let ttl_mismatch = half.ttl.is_some_and(|ttl| ttl != rst.ttl);
+    let seq_mismatch = rst.seq_offset.is_some_and(|o| o != 0 && o.abs() > 1);
+    let middlebox = ttl_mismatch || seq_mismatch;
+    let side = if middlebox {
+        Actor::Middlebox
+    } else {
+        actor(end.by)
+    };
+    let mut v = verdict(
+        Cause::Reset,
+        Layer::Network,
+        Some(side),
+        "rst_without_mqtt_reason",
+    );
+    v.evidence = vec![rst.at.frame];
+    v.explanation = if middlebox {
+        format!(
+            "A RST claiming to come from the {} (frame {}) does not fit it ({}): a device on the path reset the connection.",
+            end.by.name(),
+            rst.at.frame,
+            if ttl_mismatch {
+                format!(
+                    "TTL {} where its packets carry {}",
+                    rst.ttl,
+                    half.ttl.unwrap_or(0)
+                )
+            } else {
+                format!("sequence off by {}", rst.seq_offset.unwrap_or(0))
+            }
+        )
+    } else {
+        format!(
+            "The {} reset the connection (frame {}) with no MQTT reason before it.",
+            end.by.name(),
+            rst.at.frame
+        )
+    };
+    Some(v)
+}
+
+fn server_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let mut v = verdict(
+        Cause::ServerClose,
+        Layer::Protocol,
+        Some(Actor::Server),
+        "server_closed_without_reason",
+    );
+    v.evidence = frames([Some(end.at), c.last_client_packet]);
+    v.explanation = format!(
+        "The broker closed the connection (frame {}) without an MQTT reason, and nothing on the wire explains it.",
+        end.at.frame
+    );
+    Some(v)
+}
+
+fn client_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let end = c
+        .tcp_end
+        .filter(|e| e.by == Side::Client && e.kind == TcpEndKind::Fin)?;
+    let mut v = verdict(
+        Cause::ClientClose,
+        Layer::Protocol,
+        Some(Actor::Client),
+        "client_fin_without_disconnect",
+    );
+    v.evidence = frames([Some(end.at), c.last_client_packet]);
+    v.explanation = format!(
+        "The client closed TCP (FIN, frame {}) without sending DISCONNECT: its process exited or crashed; the will message fires.",
+        end.at.frame
+    );
+    Some(v)
+}
+
+fn unknown(c: &Connection) -> Verdict {
+    let mut v = verdict(Cause::Unknown, Layer::None, None, "nothing_fits");
+    v.layer = None;
+    v.evidence = vec![c.first_frame, c.last_frame];
+    v.explanation = "No rule fits what the capture holds of this connection.".into();
+    v
+}
+
+/// Near the client, the SYN→SYN-ACK time is the whole round trip and SYN-ACK→ACK almost
+/// none; near the broker, the opposite. TTLs confirm: the near side's packets carry an
+/// initial TTL (64, 128, 255).
+fn vantage(c: &Connection) -> Vantage {
+    let initial = |ttl: Option<u8>| ttl.is_some_and(|t| matches!(t, 64 | 128 | 255));
+    let (ct, st) = (c.tcp.client.ttl, c.tcp.server.ttl);
+    if initial(ct) && !initial(st) && st.is_some() {
+        return Vantage::Client;
+    }
+    if initial(st) && !initial(ct) && ct.is_some() {
+        return Vantage::Server;
+    }
+    match (c.handshake.server_rtt(), c.handshake.client_rtt()) {
+        (Some(s), Some(cl)) if s.0 > 4 * cl.0.max(1) => Vantage::Client,
+        (Some(s), Some(cl)) if cl.0 > 4 * s.0.max(1) => Vantage::Server,
+        (Some(_), Some(_)) => Vantage::Between,
+        _ => Vantage::Unknown,
+    }
+}
