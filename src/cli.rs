@@ -29,6 +29,11 @@ pub enum Command {
     /// Analyze captures: one table (or JSON) of MQTT connections with why each ended.
     #[command(after_help = EXIT_CODES)]
     Analyze(AnalyzeArgs),
+    /// Write SVG timing charts and an index.html for captures.
+    #[command(after_help = EXIT_CODES)]
+    Report(crate::report_cmd::ReportArgs),
+    /// Watch an interface live: events as they happen, metrics, packets kept around drops.
+    Live(crate::live_cmd::LiveArgs),
 }
 
 /// Output formats of `analyze`.

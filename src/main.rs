@@ -1,6 +1,8 @@
 //! The `dropscope` command: parse arguments, run the library, map errors to exit codes.
 
 mod cli;
+mod live_cmd;
+mod report_cmd;
 
 use clap::Parser;
 use cli::{AnalyzeArgs, Cli, Command, Format, InputArgs};
@@ -13,10 +15,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Report(args) => report_cmd::report(args),
+        Command::Live(args) => live_cmd::live(args),
     }
 }
 
-fn config(input: &InputArgs, full_timeline: bool) -> Config {
+/// The engine configuration the input options ask for.
+pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
     let mut cfg = Config::default();
     cfg.mqtt_ports.extend(&input.ports);
     cfg.tls_ports.extend(&input.tls_ports);
