@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""paho-mqtt (1.6 API) clients for the capture lab.
+
+  clean5 HOST ID     MQTT 5: connect (keepalive 2), subscribe, idle 5 s so PINGREQs
+                     flow, then DISCONNECT with reason 0x04 (disconnect with will).
+  chatty HOST ID S   MQTT 3.1.1: publish every 0.3 s for S seconds; paho's network thread
+                     (loop_start) reconnects by itself whenever the connection is lost.
+  grow HOST ID N     MQTT 5: publish messages of growing size until the broker drops
+                     the connection (its max_packet_size), then reconnect with a new
+                     connection and start again; N connections in all.
+"""
+import sys
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCodes
+
+
+def log(*a):
+    print("%.3f" % time.time(), *a, flush=True)
+
+
+def pump(c, secs, stop=lambda: False):
+    end = time.time() + secs
+    while time.time() < end and not stop():
+        c.loop(timeout=0.05)
+
+
+def clean5(host, cid):
+    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+    c.will_set("lab/will/" + cid, b"gone", qos=0)
+    c.connect(host, 1883, keepalive=2, clean_start=True)
+    c.subscribe("lab/#", qos=1)
+    pump(c, 5.5)
+    c.disconnect(reasoncode=ReasonCodes(PacketTypes.DISCONNECT, identifier=4))
+    pump(c, 0.5)
+    log("clean5 done")
+
+
+def grow(host, cid, n):
+    for cycle in range(int(n)):
+        state = {"gone": False}
+
+        def on_disconnect(client, userdata, rc, properties=None):
+            state["gone"] = True
+            log("disconnected", rc)
+
+        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        c.on_disconnect = on_disconnect
+        c.connect(host, 1883, keepalive=10, clean_start=True)
+        pump(c, 0.3)
+        sent = 0
+        for k in range(200):
+            if state["gone"]:
+                break
+            c.publish("lab/grow/" + cid, b"r" * (40 * (k + 1)), qos=1)
+            sent += 1
+            pump(c, 0.05, lambda: state["gone"])
+        log("cycle", cycle, "messages sent", sent)
+        pump(c, 1.0, lambda: state["gone"])
+        time.sleep(0.5)
+
+
+def chatty(host, cid, secs):
+    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
+    c.reconnect_delay_set(min_delay=1, max_delay=1)
+    c.on_connect = lambda cl, u, f, rc: log("connected", rc)
+    c.on_disconnect = lambda cl, u, rc: log("disconnected", rc)
+    c.connect(host, 1883, keepalive=10)
+    c.loop_start()
+    end, k = time.time() + float(secs), 0
+    while time.time() < end:
+        c.publish("lab/chatty/" + cid, b"reading %d" % k, qos=0)
+        k += 1
+        time.sleep(0.3)
+    c.loop_stop()
+
+
+if __name__ == "__main__":
+    mode, args = sys.argv[1], sys.argv[2:]
+    {"clean5": clean5, "grow": grow, "chatty": chatty}[mode](*args)
