@@ -52,6 +52,8 @@ pub struct IdleGap {
     pub after: FrameRef,
     /// The first frame after it.
     pub before: FrameRef,
+    /// Who sent that first frame.
+    pub resumed_by: Side,
     /// Its length in seconds.
     pub seconds: f64,
 }
@@ -200,7 +202,7 @@ impl Flow {
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
         let side = self.side_of(seg);
-        self.note_idle_gap(at);
+        self.note_idle_gap(at, side);
         self.last = at;
         let event = |kind| StreamEvent::Tcp(TcpEvent { at, side, kind });
         if seg.flags.syn() {
@@ -353,7 +355,7 @@ impl Flow {
         out(StreamEvent::Tcp(TcpEvent { at, side, kind }));
     }
 
-    fn note_idle_gap(&mut self, at: FrameRef) {
+    fn note_idle_gap(&mut self, at: FrameRef, resumed_by: Side) {
         let idle = at.ts - self.last.ts;
         if idle < self.gap_floor {
             return;
@@ -361,6 +363,7 @@ impl Flow {
         let gap = IdleGap {
             after: self.last,
             before: at,
+            resumed_by,
             seconds: idle.as_secs_f64(),
         };
         if self.idle_gaps.len() == IDLE_GAPS_KEPT {

@@ -259,6 +259,7 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
         Anomaly::SecondConnect => "a second CONNECT".into(),
         Anomaly::Malformed { reason } => format!("a malformed packet ({reason})"),
         Anomaly::Oversized { len } => format!("a packet of {len} bytes, over the limit"),
+        Anomaly::NotMqtt => "bytes that are not an MQTT packet".into(),
         _ => "an invalid packet".into(),
     };
     v.explanation = format!(

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs the main job on the bundled captures: analyze every
+# capture in captures/ and write the SVG report to report/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --release --locked --quiet
+bin=target/release/dropscope
+for expected in captures/*.expected.json; do
+    capture="captures/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["capture"])' "$expected")"
+    ports=$(python3 -c 'import json,sys; print(" ".join("--port %d" % p for p in json.load(open(sys.argv[1])).get("mqtt_ports", []) if p != 1883))' "$expected")
+    echo "=== $capture"
+    # shellcheck disable=SC2086
+    "$bin" analyze "$capture" $ports || [ $? -eq 4 ]
+    echo
+done
+if "$bin" report --help >/dev/null 2>&1; then
+    "$bin" report captures/broker-sigterm.pcap captures/keepalive-stalled.pcap -o report || true
+fi

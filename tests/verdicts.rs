@@ -1,0 +1,105 @@
+//! Acceptance tests of the classifier: every connection of every capture in `captures/` gets
+//! the verdict written beside it in `<capture>.expected.json` (cause, layer, side, code),
+//! and the expected cross-connection findings appear. The expected files were written when
+//! the captures were made, from what was injected, and checked against tshark by hand (see
+//! captures/README.md).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn captures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+fn analyze(expected: &Value) -> Value {
+    let capture = captures_dir().join(expected["capture"].as_str().unwrap());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropscope"));
+    cmd.args(["analyze", "--format", "json"]).arg(&capture);
+    for p in expected["mqtt_ports"].as_array().into_iter().flatten() {
+        cmd.args(["--port", &p.as_u64().unwrap().to_string()]);
+    }
+    let out = cmd.output().expect("run dropscope");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(4)),
+        "{}: exit {:?}: {}",
+        capture.display(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+fn field(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Compares one capture; returns the mismatches as readable lines.
+fn check(expected: &Value) -> Vec<String> {
+    let got = analyze(expected);
+    let name = expected["capture"].as_str().unwrap();
+    let mut by_client: BTreeMap<String, &Value> = BTreeMap::new();
+    for c in got["connections"].as_array().unwrap() {
+        by_client.insert(c["client"].as_str().unwrap().to_string(), c);
+    }
+    let mut problems = Vec::new();
+    for want in expected["connections"].as_array().unwrap() {
+        let client = want["client"].as_str().unwrap();
+        let Some(conn) = by_client.get(client) else {
+            problems.push(format!("{name}: no connection from {client}"));
+            continue;
+        };
+        let v = &conn["verdict"];
+        for key in ["cause", "layer", "side", "code"] {
+            if field(&v[key]) != field(&want[key]) {
+                problems.push(format!(
+                    "{name} {client} ({}): {key} is {} , expected {} [rule {}: {}]",
+                    field(&want["client_id"]),
+                    field(&v[key]),
+                    field(&want[key]),
+                    field(&v["rule"]),
+                    field(&v["explanation"])
+                ));
+            }
+        }
+    }
+    let kinds: Vec<String> = got["findings"].as_array().unwrap().iter().map(|f| field(&f["kind"])).collect();
+    for want in expected["findings"].as_array().into_iter().flatten() {
+        let want = field(want);
+        if !kinds.contains(&want) {
+            problems.push(format!("{name}: finding {want} missing (got {kinds:?})"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_capture_gets_its_expected_verdicts() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(captures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "expected the capture lab's files, found {}", files.len());
+    let mut problems = Vec::new();
+    let mut connections = 0;
+    for f in &files {
+        let expected: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        connections += expected["connections"].as_array().unwrap().len();
+        problems.extend(check(&expected));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches over {} connections in {} captures:\n{}",
+        problems.len(),
+        connections,
+        files.len(),
+        problems.join("\n")
+    );
+}
