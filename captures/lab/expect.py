@@ -125,7 +125,10 @@ def facts(c):
         last_client = [e for e in c.get("client_data", []) if e[0] < fr]
         s = "first %s by %s f%d at %.2fs (ttl %s)" % (name, side, fr, t, ttl)
         if last_client:
-            s += ", %.2fs after the client's last data segment f%d" % (t - last_client[-1][1], last_client[-1][0])
+            gap = t - last_client[-1][1]
+            s += ", %.2fs after the client's last data segment f%d" % (gap, last_client[-1][0])
+            if c["ka"] and name == "FIN" and side == "server" and gap > c["ka"]:
+                s += " (%.1f x keepalive)" % (gap / c["ka"])
         out.append(s)
     else:
         out.append("no FIN/RST; last frame f%d" % c["last"])
@@ -158,6 +161,22 @@ def select(key, conns):
     elif pick == "notlast":
         sel = sel[:-1]
     return {c["stream"] for c in sel}
+
+
+def check(capture, c, cause):
+    """The wire must agree with what the scenario meant to do; if it does not (a race, a
+    lost packet), the scenario failed and must be run again rather than mislabelled."""
+    problems = {
+        "client_disconnect": c["cdisc"] is None,
+        "connect_refused": not c["connack"],
+        "server_disconnect": c["sdisc"] is None,
+        "open_at_end": c["first_close"] is not None,
+        "client_close": c["first_close"] is None or c["first_close"][2:4] != ("client", "FIN") or c["cdisc"] is not None,
+        "reset": c["first_close"] is None or c["first_close"][3] != "RST",
+    }
+    if problems.get(cause):
+        raise SystemExit("%s: connection %s (%s) does not look like %s on the wire: %s" % (
+            capture, c["client"], c["client_id"], cause, facts(c)))
 
 
 def nul(s):
@@ -205,6 +224,7 @@ def main():
                 break
         else:
             raise SystemExit("%s: no rule for connection %s id=%s" % (a.capture, c["client"], c["client_id"]))
+        check(a.capture, c, cause)
         out.append({"client": c["client"], "server": c["server"], "client_id": c["client_id"],
                     "cause": cause, "layer": nul(layer), "side": nul(side), "code": code_of(code, c),
                     "note": (note + " | " if note else "") + "tshark: " + facts(c)})
