@@ -67,6 +67,8 @@ pub struct HalfFacts {
     pub bytes: u64,
     /// Retransmitted segments.
     pub retransmissions: u64,
+    /// The first retransmission.
+    pub first_retransmission: Option<FrameRef>,
     /// Frame numbers of the latest retransmissions (up to `RETRANSMIT_FRAMES_KEPT`).
     pub retransmission_frames: Vec<FrameRef>,
     /// TCP keep-alive probes sent.
@@ -340,6 +342,7 @@ impl Flow {
         let kind = match arrival {
             Arrival::Retransmission | Arrival::Overlap if wire > 0 => {
                 half.retransmissions += 1;
+                half.first_retransmission.get_or_insert(at);
                 if half.retransmission_frames.len() == RETRANSMIT_FRAMES_KEPT {
                     half.retransmission_frames.remove(0);
                 }

@@ -243,6 +243,7 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
                     | Anomaly::SecondConnect
                     | Anomaly::Malformed { .. }
                     | Anomaly::Oversized { .. }
+                    | Anomaly::NotMqtt
             )
             && end.at.ts - e.at.ts <= t.violation_window
             && e.at.frame <= end.at.frame
@@ -269,62 +270,92 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
     Some(v)
 }
 
-/// The first packet after the connection's last long idle gap, if the gap is longer than
-/// every gap the connection survived.
-fn killing_gap(c: &Connection, t: &Thresholds) -> Option<crate::tcp::IdleGap> {
-    let last = *c.idle_gaps.last()?;
-    if Span::from_secs_f64(last.seconds) < t.nat_gap_floor {
-        return None;
+/// How the first packet after an idle gap failed.
+#[derive(Clone, Copy)]
+enum Failure {
+    /// Data from this side was retransmitted and never acknowledged, from this frame on.
+    Unacked(Side, FrameRef),
+    /// A RST from this side (or a device claiming to be it).
+    Rst(Side, FrameRef),
+    /// The server closed and the client never answered (not even at the TCP level).
+    UnansweredClose(FrameRef),
+}
+
+impl Failure {
+    fn frame(self) -> FrameRef {
+        match self {
+            Failure::Unacked(_, f) | Failure::Rst(_, f) | Failure::UnansweredClose(f) => f,
+        }
     }
-    let survived = c.idle_gaps[..c.idle_gaps.len() - 1]
+}
+
+fn failure(c: &Connection, t: &Thresholds) -> Option<Failure> {
+    if let Some(side) = stuck_sender(c)
+        && let Some(first) = c.half(side).first_retransmission
+    {
+        return Some(Failure::Unacked(side, first));
+    }
+    let end = c.tcp_end?;
+    match end.kind {
+        TcpEndKind::Rst => Some(Failure::Rst(end.by, end.at)),
+        TcpEndKind::Fin if end.by == Side::Server && !client_answered_close(c, end, t) => {
+            Some(Failure::UnansweredClose(end.at))
+        }
+        TcpEndKind::Fin => None,
+    }
+}
+
+/// The idle gap that ended with the failing packet, if it is long enough and longer than
+/// every gap the connection survived, and the longest survived gap.
+fn killing_gap(
+    c: &Connection,
+    t: &Thresholds,
+    fail: Failure,
+) -> Option<(crate::tcp::IdleGap, f64)> {
+    let at = fail.frame().frame;
+    let floor = t.nat_gap_floor.as_secs_f64();
+    let i = c
+        .idle_gaps
+        .iter()
+        .rposition(|g| g.before.frame <= at && g.seconds >= floor)?;
+    let gap = c.idle_gaps[i];
+    let survived = c.idle_gaps[..i]
         .iter()
         .map(|g| g.seconds)
         .fold(0.0, f64::max);
-    (last.seconds > survived * t.nat_gap_margin).then_some(last)
+    let fits = match fail {
+        Failure::Unacked(side, first) => side == gap.resumed_by && gap.before.frame < first.frame,
+        Failure::Rst(side, rst) => side != gap.resumed_by && rst.frame > gap.before.frame,
+        Failure::UnansweredClose(fin) => gap.before.frame == fin.frame,
+    };
+    // A connection that already survived an idle as long as its keepalive did not die of
+    // idleness when the next keepalive came due: the packet was lost some other way.
+    let keepalive = f64::from(c.keepalive.unwrap_or(0));
+    let idled_a_keepalive = keepalive > 0.0 && survived >= 0.9 * keepalive;
+    (fits && gap.seconds > survived * t.nat_gap_margin && !idled_a_keepalive)
+        .then_some((gap, survived))
 }
 
 fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
-    let gap = killing_gap(c, t)?;
-    let resumer = if c
-        .half(Side::Client)
-        .last_segment
-        .is_some_and(|s| s.frame >= gap.before.frame)
-        && c.tcp.client.retransmissions > 0
-    {
-        Side::Client
-    } else {
-        Side::Server
-    };
-    let answered_by_rst = c
-        .tcp_end
-        .filter(|e| e.kind == TcpEndKind::Rst && e.at.frame >= gap.before.frame && e.by != resumer);
-    let unacked = c.half(resumer).unacked_bytes > 0 && c.half(resumer).retransmissions > 0;
-    let mqtt_after_gap = match resumer {
-        Side::Client => c.last_server_packet,
-        Side::Server => c.last_client_packet,
-    }
-    .is_some_and(|p| p.frame > gap.before.frame);
-    if mqtt_after_gap || (answered_by_rst.is_none() && !unacked) {
-        return None;
-    }
+    let fail = failure(c, t)?;
+    let (gap, survived) = killing_gap(c, t, fail)?;
     let mut v = verdict(
         Cause::NatIdleExpiry,
         Layer::Network,
         Some(Actor::Middlebox),
         "first_packet_after_idle_gap_failed",
     );
-    v.evidence = frames([
-        Some(gap.after),
-        Some(gap.before),
-        answered_by_rst.map(|e| e.at),
-    ]);
-    let answer = match answered_by_rst {
-        Some(e) => format!("answered by a RST (frame {})", e.at.frame),
-        None => "never acknowledged, only retransmitted".into(),
+    v.evidence = frames([Some(gap.after), Some(gap.before), Some(fail.frame())]);
+    let answer = match fail {
+        Failure::Rst(_, f) => format!("was answered by a RST (frame {})", f.frame),
+        Failure::Unacked(..) => "was never acknowledged, only retransmitted".into(),
+        Failure::UnansweredClose(_) => {
+            "was the broker's close, which the client never acknowledged (its own packets after the gap never arrived)".into()
+        }
     };
     v.explanation = format!(
-        "After {:.1} s with no packet either way, the first packet (frame {}) was {answer}: \
-         the NAT mapping or firewall state had expired.",
+        "After {:.1} s with no packet either way (the longest idle it had survived was {survived:.1} s), \
+         the first packet (frame {}) {answer}: the NAT mapping or firewall state had expired.",
         gap.seconds, gap.before.frame
     );
     if let Some(k) = c.keepalive.filter(|&k| k > 0) {
