@@ -29,6 +29,9 @@ pub enum Command {
     /// Analyze captures: one table (or JSON) of MQTT connections with why each ended.
     #[command(after_help = EXIT_CODES)]
     Analyze(AnalyzeArgs),
+    /// One device's connection history: a row per connect, disconnect and close.
+    #[command(after_help = EXIT_CODES)]
+    Trace(TraceArgs),
     /// Write SVG timing charts and an index.html for captures.
     #[command(after_help = EXIT_CODES)]
     Report(crate::report_cmd::ReportArgs),
@@ -95,4 +98,24 @@ pub struct AnalyzeArgs {
     /// Include each connection's timeline (packets and TCP events) in JSON output.
     #[arg(long)]
     pub timeline: bool,
+}
+
+/// `dropscope trace`.
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// The inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The device's MQTT client id.
+    #[arg(long)]
+    pub client_id: String,
+    /// Only rows at or after this capture time (seconds since the epoch, as in JSON output).
+    #[arg(long)]
+    pub since: Option<f64>,
+    /// Only rows at or before this capture time (seconds since the epoch).
+    #[arg(long)]
+    pub until: Option<f64>,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,7 +5,7 @@ mod live_cmd;
 mod report_cmd;
 
 use clap::Parser;
-use cli::{AnalyzeArgs, Cli, Command, Format, InputArgs};
+use cli::{AnalyzeArgs, Cli, Command, Format, InputArgs, TraceArgs};
 use dropscope::source::{self, SourceError, Timeline};
 use dropscope::{Analysis, Analyzer, Config};
 use std::io::{self, IsTerminal, Write};
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Trace(args) => trace(args),
         Command::Report(args) => report_cmd::report(args),
         Command::Live(args) => live_cmd::live(args),
     }
@@ -122,10 +123,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("dropscope: writing output: {e}");
         return ExitCode::from(1);
     }
+    // On stderr whatever the format: the table repeats them, but stdout may be a file.
     for w in &analysis.warnings {
-        if args.format != Format::Text {
-            eprintln!("dropscope: warning: {w}");
-        }
+        eprintln!("dropscope: warning: {w}");
     }
     if analysis.warnings.is_empty() {
         ExitCode::SUCCESS
@@ -137,5 +137,35 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
 fn strip_timelines(a: &mut Analysis, keep: bool) {
     if !keep {
         a.connections.iter_mut().for_each(|c| c.timeline.clear());
+    }
+}
+
+fn trace(args: TraceArgs) -> ExitCode {
+    let analysis = match run(&args.input, config(&args.input, false)) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let at = |s: f64| dropscope::time::Timestamp((s * 1e9) as i64);
+    let rows = dropscope::report::trace::trace(
+        &analysis,
+        &args.client_id,
+        args.since.map(at),
+        args.until.map(at),
+    );
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows)
+            .map_err(io::Error::from)
+            .and_then(|_| writeln!(out))
+    } else {
+        dropscope::report::trace::write_trace(&rows, &mut out)
+    };
+    match written.and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("dropscope: writing output: {e}");
+            ExitCode::from(1)
+        }
+        _ if analysis.warnings.is_empty() => ExitCode::SUCCESS,
+        _ => ExitCode::from(4),
     }
 }

@@ -2,6 +2,7 @@
 
 mod json;
 mod text;
+pub mod trace;
 
 pub use json::{write_json, write_ndjson};
 pub use text::{write_packets, write_table};
