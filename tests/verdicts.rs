@@ -68,7 +68,12 @@ fn check(expected: &Value) -> Vec<String> {
             }
         }
     }
-    let kinds: Vec<String> = got["findings"].as_array().unwrap().iter().map(|f| field(&f["kind"])).collect();
+    let kinds: Vec<String> = got["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| field(&f["kind"]))
+        .collect();
     for want in expected["findings"].as_array().into_iter().flatten() {
         let want = field(want);
         if !kinds.contains(&want) {
@@ -86,7 +91,11 @@ fn every_capture_gets_its_expected_verdicts() {
         .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 20, "expected the capture lab's files, found {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the capture lab's files, found {}",
+        files.len()
+    );
     let mut problems = Vec::new();
     let mut connections = 0;
     for f in &files {
@@ -102,4 +111,55 @@ fn every_capture_gets_its_expected_verdicts() {
         files.len(),
         problems.join("\n")
     );
+}
+
+/// Every cause of the taxonomy (but `unknown`) is shown by at least one real capture, and
+/// the smallest capture that shows it gets it: one check per cause, named in the failure.
+#[test]
+fn each_cause_is_recognised_in_the_smallest_capture_that_shows_it() {
+    let causes = [
+        "client_disconnect",
+        "connect_refused",
+        "server_disconnect",
+        "keepalive_timeout",
+        "session_taken_over",
+        "protocol_violation",
+        "server_shutdown",
+        "server_close",
+        "client_close",
+        "reset",
+        "nat_idle_expiry",
+        "retransmission_timeout",
+        "open_at_end",
+    ];
+    let mut expected: Vec<(u64, Value)> = std::fs::read_dir(captures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+        .map(|p| {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let size = std::fs::metadata(captures_dir().join(v["capture"].as_str().unwrap()))
+                .map(|m| m.len())
+                .unwrap_or(u64::MAX);
+            (size, v)
+        })
+        .collect();
+    expected.sort_by_key(|(size, _)| *size);
+    for cause in causes {
+        let (_, exp) = expected
+            .iter()
+            .find(|(_, e)| e["connections"].as_array().unwrap().iter().any(|c| c["cause"] == cause))
+            .unwrap_or_else(|| panic!("no capture shows {cause}"));
+        let client = exp["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cause"] == cause)
+            .unwrap()["client"]
+            .clone();
+        let got = analyze(exp);
+        let conn = got["connections"].as_array().unwrap().iter().find(|c| c["client"] == client);
+        let got_cause = conn.map(|c| field(&c["verdict"]["cause"]));
+        assert_eq!(got_cause.as_deref(), Some(cause), "{cause} in {}", exp["capture"]);
+    }
 }
