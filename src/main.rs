@@ -30,9 +30,9 @@ pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
     cfg.max_flows = input.max_flows.max(1);
     cfg.reassembly_cap = input.reassembly_cap;
     cfg.max_packet = input.max_packet;
-    if full_timeline {
-        cfg.timeline = (usize::MAX, 0);
-    }
+    // Timelines are for views that draw or list packets; verdicts never read them, so
+    // without such a view none is kept and memory stays with the connection records.
+    cfg.timeline = if full_timeline { (usize::MAX, 0) } else { (0, 0) };
     cfg
 }
 
