@@ -31,7 +31,7 @@ die() { log "FAIL: $*"; exit 1; }
 # ---------------------------------------------------------------- setup ------------
 need_packages() {
   local pkgs=(mosquitto mosquitto-clients tcpdump tshark tcpreplay iptables conntrack
-              python3-paho-mqtt iproute2 wireshark-common procps coreutils)
+              python3 python3-paho-mqtt iproute2 wireshark-common procps coreutils)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -126,17 +126,23 @@ cap_start() {
   local var=$1 side=$2 file=$3; shift 3
   local ifc=b0 ns=$NS-b
   [[ $side == client ]] && ifc=c0 ns=$NS-c
-  ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -U --immediate-mode "$@" -w "$file" >"$WORK/$var.tcpdump.log" 2>&1 &
+  ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode "$@" -w "$file" >"$WORK/$var.tcpdump.log" 2>&1 &
   PIDS+=($!)
   printf -v "$var" '%s' "$!"
   wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$var.tcpdump.log"
 }
 
 cap_stop() {
-  local pid
+  local pid f
   sleep 0.3   # let the last packets reach the capture
   for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for f in "$WORK"/*.tcpdump.log; do   # a capture that lost packets is no ground truth
+    [[ -e $f ]] || continue
+    if grep -Eq '^[1-9][0-9]* packets dropped by (kernel|interface)' "$f"; then
+      die "tcpdump lost packets: $(grep dropped "$f" | tr '\n' ' ')"
+    fi
+  done
 }
 
 # the lab's own raw client and paho client, run in the client namespace
@@ -394,17 +400,20 @@ sc_retransmission-timeout() {
   broker_start
   cns sysctl -qw net.ipv4.tcp_retries2=3
   cap_start CAP client "$OUT/retransmission-timeout.pcap"
-  bg mqttc --host $B_IP --id rto-pub --ka 30 --plan connect,pub:300:0.1:200:1 >"$WORK/c.log"
+  bg mqttc --host $B_IP --id rto-control --ka 2 --plan connect,ping:60 >"$WORK/k.log"
+  bg mqttc --host $B_IP --id rto-pub --bind-port 40200 --ka 30 --plan connect,pub:300:0.1:200:1 >"$WORK/c.log"
   sleep 2
-  gns iptables -I FORWARD -j DROP
-  log "two-way blackhole from t+2s"
+  gns iptables -I FORWARD -p tcp --sport 40200 -j DROP
+  gns iptables -I FORWARD -p tcp --dport 40200 -j DROP
+  log "two-way blackhole of port 40200 from t+2s"
   wait_for 40 "client to give up" grep -q 'error' "$WORK/c.log"
-  sleep 1
+  sleep 2
   cap_stop "$CAP"
   expect retransmission-timeout.pcap client \
-    "two-way blackhole with QoS 1 publishes in flight; the client's TCP gives up (tcp_retries2=3)" \
-    "Raw client publishes QoS 1 every 100 ms (keepalive 30); 2 s in, the gateway drops everything both ways (iptables -I FORWARD -j DROP). net.ipv4.tcp_retries2=3 in the client namespace: its kernel retransmits the unacknowledged data with backoff and gives up (ETIMEDOUT) after a few seconds; nothing more is sent." "" \
-    "*|retransmission_timeout|network|client|null|client's data never ACKed after the blackhole; kernel gave up"
+    "two-way blackhole of one connection with QoS 1 publishes in flight; the client's TCP gives up (tcp_retries2=3)" \
+    "Raw client rto-pub (local port 40200, keepalive 30) publishes QoS 1 every 100 ms; 2 s in, the gateway drops every packet from and to port 40200, both ways. net.ipv4.tcp_retries2=3 in the client namespace: the kernel retransmits the unacknowledged data 4 times with backoff, then gives up (ETIMEDOUT, seen by the client about 3 s after the last retransmission) and sends nothing more, not even a RST. A second client, rto-control (keepalive 2), is not blackholed and keeps pinging, so the capture shows the silence that follows; it is still up at the end." "" \
+    "id=rto-control|open_at_end|none|null|null|not blackholed; pings every 2 s" \
+    "port=40200|retransmission_timeout|network|client|null|client's data never ACKed after the blackhole; kernel gave up"
 }
 
 sc_protocol-violation() {

@@ -102,8 +102,10 @@ def analyse(path, ports):
     result = []
     for c in conns.values():
         if c["syn"] is None:
-            print("warning: stream %d has no SYN in %s; not listed" % (c["stream"], path), file=sys.stderr)
-            continue
+            # every connection in the lab starts inside its capture; a missing SYN means the
+            # capture lost packets, so the run is not usable
+            raise SystemExit("%s: TCP stream %d (frames %d-%d) has no SYN: packets lost in capture" % (
+                path, c["stream"], c["first"], c["last"]))
         result.append(c)
     return result
 
@@ -216,6 +218,10 @@ def main():
     conns = analyse(path, ports)
     if tmp:
         os.unlink(tmp.name)
+    seen = collections.Counter(c["client"] for c in conns)
+    reused = [k for k, n in seen.items() if n > 1]
+    if reused:  # tests key connections by client endpoint; a reused 4-tuple would be ambiguous
+        raise SystemExit("%s: client endpoint reused: %s" % (a.capture, ", ".join(reused)))
     rules = [r.split("|", 5) for r in a.rule]
     out = []
     for c in conns:

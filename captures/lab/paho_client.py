@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""paho-mqtt (1.6 API) clients for the capture lab.
+"""paho-mqtt clients for the capture lab (1.6 API; on paho 2.x through CallbackAPIVersion.VERSION1).
 
   clean5 HOST ID     MQTT 5: connect (keepalive 2), subscribe, idle 5 s so PINGREQs
                      flow, then DISCONNECT with reason 0x04 (disconnect with will).
@@ -17,6 +17,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCodes
 
 
+def new_client(cid, protocol):
+    """paho-mqtt 2.x wants the callback API version first; 1.x does not know it."""
+    if hasattr(mqtt, "CallbackAPIVersion"):
+        return mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, client_id=cid, protocol=protocol)
+    return mqtt.Client(client_id=cid, protocol=protocol)
+
+
 def log(*a):
     print("%.3f" % time.time(), *a, flush=True)
 
@@ -28,7 +35,7 @@ def pump(c, secs, stop=lambda: False):
 
 
 def clean5(host, cid):
-    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+    c = new_client(cid, mqtt.MQTTv5)
     c.will_set("lab/will/" + cid, b"gone", qos=0)
     c.connect(host, 1883, keepalive=2, clean_start=True)
     c.subscribe("lab/#", qos=1)
@@ -46,7 +53,7 @@ def grow(host, cid, n):
             state["gone"] = True
             log("disconnected", rc)
 
-        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        c = new_client(cid, mqtt.MQTTv5)
         c.on_disconnect = on_disconnect
         c.connect(host, 1883, keepalive=10, clean_start=True)
         pump(c, 0.3)
@@ -63,7 +70,7 @@ def grow(host, cid, n):
 
 
 def chatty(host, cid, secs):
-    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
+    c = new_client(cid, mqtt.MQTTv311)
     c.reconnect_delay_set(min_delay=1, max_delay=1)
     c.on_connect = lambda cl, u, f, rc: log("connected", rc)
     c.on_disconnect = lambda cl, u, rc: log("disconnected", rc)
