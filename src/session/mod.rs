@@ -5,7 +5,9 @@ mod connection;
 mod stream;
 mod timeline;
 
-pub use connection::{ConnAckFacts, Connection, DisconnectFacts, PacketCounts, TcpEnd, TcpEndKind};
+pub use connection::{
+    ConnAckFacts, Connection, DisconnectFacts, PacketCounts, Sides, TcpEnd, TcpEndKind,
+};
 pub use stream::{Found, MqttStream};
 pub use timeline::{Entry, Timeline, What};
 
@@ -119,6 +121,16 @@ impl Session {
     /// The protocol version, once CONNECT was seen.
     pub fn version(&self) -> Option<Version> {
         self.facts.version()
+    }
+
+    /// The CONNECT and its frame, once seen.
+    pub fn connect(&self) -> Option<(FrameRef, &Connect)> {
+        self.facts.connect.as_ref().map(|(at, c)| (*at, c))
+    }
+
+    /// One side's last MQTT packet (for the client, what its keepalive clock runs from).
+    pub fn last_packet(&self, side: Side) -> Option<FrameRef> {
+        self.facts.last_packet[side.idx()]
     }
 
     /// Bytes held for packets split across segments.

@@ -180,7 +180,7 @@ fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     Some(v)
 }
 
-fn server_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+fn server_disconnect(c: &Connection, t: &Thresholds) -> Option<Verdict> {
     let d = c.disconnect.as_ref().filter(|d| d.side == Side::Server)?;
     let code = d.reason.unwrap_or(0);
     let (cause, rule, what) = match code {
@@ -205,10 +205,25 @@ fn server_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
             "see MQTT 5 reason codes",
         ),
     };
-    let mut v = verdict(cause, Layer::Protocol, Some(Actor::Server), rule);
+    // A keepalive DISCONNECT still says nothing of why the client was silent: its lost,
+    // retransmitted packets, or no answer from it at all, put the fault on the path.
+    let client_lost = c.half(Side::Client).unacked_bytes > 0 && c.tcp.client.retransmissions > 0;
+    let unanswered = c
+        .tcp_end
+        .is_some_and(|e| e.by == Side::Server && !client_answered_close(c, e, t));
+    let layer = if code == 0x8D && (client_lost || unanswered) {
+        Layer::Network
+    } else {
+        Layer::Protocol
+    };
+    let mut v = verdict(cause, layer, Some(Actor::Server), rule);
     v.code = d.reason;
     v.evidence = frames([Some(d.at), c.tcp_end.map(|e| e.at)]);
     v.explanation = format!("The broker sent DISCONNECT with reason 0x{code:02X} ({what}).");
+    if layer == Layer::Network {
+        v.explanation
+            .push_str(" The client's packets never reached it: the path failed, not the client.");
+    }
     if let Some(s) = &d.reason_string {
         v.explanation.push_str(&format!(" Reason string: {s:?}."));
     }
@@ -580,5 +595,215 @@ fn vantage(c: &Connection) -> Vantage {
         (Some(s), Some(cl)) if cl.0 > 4 * s.0.max(1) => Vantage::Server,
         (Some(_), Some(_)) => Vantage::Between,
         _ => Vantage::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{ConnAckFacts, PacketCounts, Sides};
+    use crate::tcp::{HalfFacts, Handshake, IdleGap, RstFacts};
+
+    fn at(frame: u64, secs: f64) -> FrameRef {
+        FrameRef {
+            frame,
+            ts: Timestamp((secs * 1e9) as i64),
+        }
+    }
+
+    /// A connection that connected at t=0 with keepalive `ka` and did nothing else.
+    fn record(ka: u16) -> Connection {
+        Connection {
+            id: 0,
+            client: "10.0.0.2:40000".parse().unwrap(),
+            server: "10.0.0.1:1883".parse().unwrap(),
+            client_id: Some("dev".into()),
+            connect: Some(at(4, 0.0)),
+            protocol: Some(Version::V311),
+            keepalive: Some(ka),
+            clean_session: Some(true),
+            will: Some(false),
+            has_username: false,
+            has_password: false,
+            username: None,
+            encrypted: false,
+            start: Timestamp(0),
+            end: Timestamp(0),
+            duration: Span(0),
+            first_frame: 1,
+            last_frame: 5,
+            syn_seen: true,
+            handshake: Handshake::default(),
+            packets: PacketCounts::default(),
+            published_bytes: 0,
+            retransmissions: 0,
+            tcp_end: None,
+            tcp: Sides {
+                client: HalfFacts::default(),
+                server: HalfFacts::default(),
+            },
+            connack: Some(ConnAckFacts {
+                at: at(5, 0.01),
+                code: 0,
+                session_present: false,
+            }),
+            disconnect: None,
+            last_client_packet: Some(at(4, 0.0)),
+            last_server_packet: Some(at(5, 0.01)),
+            keepalive_misses: vec![],
+            unanswered_pingreqs: vec![],
+            idle_gaps: vec![],
+            anomalies: vec![],
+            anomalies_total: 0,
+            verdict: None,
+            timeline: vec![],
+            timeline_omitted: 0,
+        }
+    }
+
+    fn server_fin(c: &mut Connection, frame: u64, secs: f64) {
+        c.tcp.server.fin = Some(at(frame, secs));
+        c.tcp_end = Some(TcpEnd {
+            kind: TcpEndKind::Fin,
+            by: Side::Server,
+            at: at(frame, secs),
+        });
+    }
+
+    fn judge(c: &Connection) -> Verdict {
+        let t = Thresholds {
+            capture_end: Timestamp(i64::MAX),
+            ..Thresholds::default()
+        };
+        classify(c, &t)
+    }
+
+    #[test]
+    fn still_open_without_close() {
+        assert_eq!(judge(&record(5)).cause, Cause::OpenAtEnd);
+    }
+
+    #[test]
+    fn refused_connack_names_the_code_and_the_max_keepalive_hint() {
+        let mut c = record(0);
+        c.connack.as_mut().unwrap().code = 2;
+        server_fin(&mut c, 6, 0.02);
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.code, v.side),
+            (Cause::ConnectRefused, Some(2), Some(Actor::Server))
+        );
+        assert!(v.hints.iter().any(|h| h.contains("max_keepalive")));
+    }
+
+    #[test]
+    fn stalled_client_whose_stack_acks_the_close_is_a_protocol_keepalive_timeout() {
+        let mut c = record(5);
+        server_fin(&mut c, 10, 8.0);
+        c.tcp.client.last_segment = Some(at(11, 8.001));
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.layer),
+            (Cause::KeepaliveTimeout, Some(Layer::Protocol))
+        );
+        assert_eq!(v.missing_pingreqs.len(), 1);
+        assert!(!v.missing_pingreqs[0].sent);
+    }
+
+    #[test]
+    fn silence_then_unacknowledged_close_after_keepalive_idles_survived_is_network() {
+        let mut c = record(5);
+        // One keepalive period of idle survived (PINGREQ at 5 s), then silence.
+        c.idle_gaps = vec![IdleGap {
+            after: at(5, 0.01),
+            before: at(6, 5.0),
+            resumed_by: Side::Client,
+            seconds: 5.0,
+        }];
+        c.last_client_packet = Some(at(6, 5.0));
+        server_fin(&mut c, 10, 13.0);
+        c.tcp.client.last_segment = Some(at(7, 5.0));
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.layer),
+            (Cause::KeepaliveTimeout, Some(Layer::Network))
+        );
+    }
+
+    #[test]
+    fn first_idle_longer_than_the_keepalive_ending_in_an_unanswered_close_is_nat() {
+        let mut c = record(8);
+        c.idle_gaps = vec![IdleGap {
+            after: at(5, 0.01),
+            before: at(10, 17.0),
+            resumed_by: Side::Server,
+            seconds: 17.0,
+        }];
+        server_fin(&mut c, 10, 17.0);
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.side),
+            (Cause::NatIdleExpiry, Some(Actor::Middlebox))
+        );
+        assert_eq!(v.evidence, vec![5, 10]);
+    }
+
+    #[test]
+    fn rst_with_a_foreign_ttl_is_a_middlebox() {
+        let mut c = record(5);
+        c.tcp.server.ttl = Some(63);
+        c.tcp.server.rst = Some(RstFacts {
+            at: at(9, 3.0),
+            ttl: 64,
+            ip_id: Some(0),
+            seq_offset: Some(0),
+        });
+        c.tcp_end = Some(TcpEnd {
+            kind: TcpEndKind::Rst,
+            by: Side::Server,
+            at: at(9, 3.0),
+        });
+        c.last_client_packet = Some(at(8, 3.0));
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.side, v.layer),
+            (Cause::Reset, Some(Actor::Middlebox), Some(Layer::Network))
+        );
+        c.tcp.server.rst.as_mut().unwrap().ttl = 63;
+        assert_eq!(judge(&c).side, Some(Actor::Server));
+    }
+
+    #[test]
+    fn unacked_retransmitted_client_data_without_keepalive_is_a_retransmission_timeout() {
+        let mut c = record(0);
+        c.tcp.client.unacked_bytes = 40;
+        c.tcp.client.retransmissions = 6;
+        c.tcp.client.first_retransmission = Some(at(20, 1.0));
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.side),
+            (Cause::RetransmissionTimeout, Some(Actor::Client))
+        );
+    }
+
+    #[test]
+    fn keepalive_disconnect_with_lost_client_packets_is_network() {
+        let mut c = record(5);
+        c.disconnect = Some(crate::session::DisconnectFacts {
+            at: at(9, 8.0),
+            side: Side::Server,
+            reason: Some(0x8D),
+            reason_string: None,
+        });
+        server_fin(&mut c, 10, 8.0);
+        c.tcp.client.last_segment = Some(at(11, 8.0));
+        assert_eq!(judge(&c).layer, Some(Layer::Protocol));
+        c.tcp.client.unacked_bytes = 2;
+        c.tcp.client.retransmissions = 3;
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.code, v.layer),
+            (Cause::KeepaliveTimeout, Some(0x8D), Some(Layer::Network))
+        );
     }
 }
