@@ -2,7 +2,11 @@
 
 use crate::cli::InputArgs;
 use clap::Args;
-use std::path::PathBuf;
+use dropscope::Analysis;
+use dropscope::report::svg::{self, Chart};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `dropscope report`.
@@ -16,9 +20,37 @@ pub struct ReportArgs {
     pub output: PathBuf,
 }
 
-/// Runs `dropscope report`.
+/// Runs `dropscope report`: one analysis with full timelines, rendered as SVG charts and an
+/// index.html in the output directory.
 pub fn report(args: ReportArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("dropscope report: not available yet");
-    ExitCode::from(1)
+    let analysis = match crate::run(&args.input, crate::config(&args.input, true)) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if let Err(e) = write_report(&analysis, &args.output) {
+        eprintln!(
+            "dropscope: writing the report to {}: {e}",
+            args.output.display()
+        );
+        return ExitCode::from(1);
+    }
+    for w in &analysis.warnings {
+        eprintln!("dropscope: warning: {w}");
+    }
+    if analysis.warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(4)
+    }
+}
+
+fn write_report(a: &Analysis, dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let charts: Vec<Chart> = svg::charts(a)?;
+    for c in &charts {
+        fs::write(dir.join(c.file), &c.svg)?;
+    }
+    let mut index = io::BufWriter::new(fs::File::create(dir.join("index.html"))?);
+    dropscope::report::write_index(a, &charts, &mut index)?;
+    index.flush()
 }
