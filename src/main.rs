@@ -32,7 +32,11 @@ pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
     cfg.max_packet = input.max_packet;
     // Timelines are for views that draw or list packets; verdicts never read them, so
     // without such a view none is kept and memory stays with the connection records.
-    cfg.timeline = if full_timeline { (usize::MAX, 0) } else { (0, 0) };
+    cfg.timeline = if full_timeline {
+        (usize::MAX, 0)
+    } else {
+        (0, 0)
+    };
     cfg
 }
 

@@ -148,7 +148,13 @@ fn each_cause_is_recognised_in_the_smallest_capture_that_shows_it() {
     for cause in causes {
         let (_, exp) = expected
             .iter()
-            .find(|(_, e)| e["connections"].as_array().unwrap().iter().any(|c| c["cause"] == cause))
+            .find(|(_, e)| {
+                e["connections"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["cause"] == cause)
+            })
             .unwrap_or_else(|| panic!("no capture shows {cause}"));
         let client = exp["connections"]
             .as_array()
@@ -158,8 +164,17 @@ fn each_cause_is_recognised_in_the_smallest_capture_that_shows_it() {
             .unwrap()["client"]
             .clone();
         let got = analyze(exp);
-        let conn = got["connections"].as_array().unwrap().iter().find(|c| c["client"] == client);
+        let conn = got["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client"] == client);
         let got_cause = conn.map(|c| field(&c["verdict"]["cause"]));
-        assert_eq!(got_cause.as_deref(), Some(cause), "{cause} in {}", exp["capture"]);
+        assert_eq!(
+            got_cause.as_deref(),
+            Some(cause),
+            "{cause} in {}",
+            exp["capture"]
+        );
     }
 }
