@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --release --locked --quiet
+cargo build --release --quiet
 bin=target/release/dropscope
 for expected in captures/*.expected.json; do
     capture="captures/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["capture"])' "$expected")"
