@@ -30,6 +30,12 @@ pub struct EngineStats {
     pub flows_evicted: u64,
     /// Times a flow's out-of-order buffer hit its cap.
     pub reassembly_cap_hits: u64,
+    /// MQTT packets skipped for being longer than the packet cap.
+    pub oversized_packets: u64,
+    /// Timeline entries dropped from the middle of connections (the timeline cap).
+    pub timeline_omitted: u64,
+    /// Connections analyzed but not kept because the connection cap was reached.
+    pub connections_not_kept: u64,
 }
 
 /// Everything dropscope concluded from one capture (or capture set).

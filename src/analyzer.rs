@@ -29,6 +29,10 @@ pub struct Config {
     /// Longest MQTT packet reassembled (the MQTT maximum is 256 MB; brokers default far
     /// lower, mosquitto to no limit but clients rarely exceed a megabyte).
     pub max_packet: usize,
+    /// Most connection records kept for the report and the cross-connection stage; past it
+    /// further connections are counted, not kept. A record costs about 3 KB, so the default
+    /// bounds them near 600 MB even when a SYN flood makes every packet a connection.
+    pub max_connections: usize,
     /// Idle gaps shorter than this are not recorded.
     pub idle_gap_floor: Span,
     /// A closed flow stays this long for its last ACKs before it is retired.
@@ -51,6 +55,7 @@ impl Default for Config {
             max_flows: 200_000,
             reassembly_cap: 256 * 1024,
             max_packet: 1 << 20,
+            max_connections: 200_000,
             idle_gap_floor: Span::from_secs(1),
             linger: Span::from_secs(30),
             timeline: (200, 200),
@@ -101,6 +106,9 @@ pub struct Analyzer {
     last_sweep: Timestamp,
     now: Timestamp,
 }
+
+/// A full flow table evicts this fraction (1/n) of its flows at once.
+const EVICT_BATCH: usize = 64;
 
 /// How often (in capture time) finished flows are retired.
 const SWEEP_EVERY: Span = Span::from_secs(5);
@@ -212,7 +220,7 @@ impl Analyzer {
 
     fn open(&mut self, k: Key, seg: &Segment<'_>, at: FrameRef) {
         if self.flows.len() >= self.cfg.max_flows {
-            self.evict_one();
+            self.evict_quietest();
         }
         let cfg = &self.cfg;
         let is_server_port = |p: u16| cfg.mqtt_ports.contains(&p) || cfg.tls_ports.contains(&p);
@@ -252,14 +260,20 @@ impl Analyzer {
         );
     }
 
-    /// The table is full: retire the flow that has been quiet longest.
-    fn evict_one(&mut self) {
-        let oldest = self
+    /// The table is full: retire the flows that have been quiet longest, a batch of
+    /// 1/`EVICT_BATCH` of the table at once, so that a flood of new flows costs one scan
+    /// of the table per batch rather than one per flow.
+    fn evict_quietest(&mut self) {
+        let mut by_age: Vec<(Timestamp, Key)> = self
             .flows
             .iter()
-            .min_by_key(|(_, e)| e.flow.last.ts)
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest {
+            .map(|(k, e)| (e.flow.last.ts, *k))
+            .collect();
+        let n = (by_age.len() / EVICT_BATCH).max(1).min(by_age.len());
+        if n < by_age.len() {
+            by_age.select_nth_unstable(n);
+        }
+        for (_, k) in by_age.drain(..n) {
             self.stats.flows_evicted += 1;
             self.retire(k);
         }
@@ -276,13 +290,22 @@ impl Analyzer {
                 session.on_event(ev)
             }
         });
+        self.stats.reassembly_cap_hits += e.flow.buffer_cap_hits();
+        self.stats.oversized_packets += e.session.oversized();
         match e.carries {
             Carries::Other | Carries::Undecided => self.stats.other_flows += 1,
+            Carries::Mqtt | Carries::Tls if self.done.len() >= self.cfg.max_connections => {
+                self.stats.connections_not_kept += 1;
+            }
             Carries::Mqtt | Carries::Tls => {
                 let encrypted = e.carries == Carries::Tls;
                 let session = parse.then_some(e.session);
-                self.done
-                    .push(Connection::build(e.id, &e.flow, session, encrypted));
+                let c = Connection::build(e.id, &e.flow, session, encrypted);
+                if self.cfg.timeline != (0, 0) {
+                    // (0, 0) means no timeline was asked for: nothing was cut by a cap.
+                    self.stats.timeline_omitted += c.timeline_omitted;
+                }
+                self.done.push(c);
             }
         }
     }

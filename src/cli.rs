@@ -78,6 +78,9 @@ pub struct InputArgs {
     /// Longest MQTT packet reassembled, bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_packet: usize,
+    /// Most connection records kept; further connections are counted, not kept.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_connections: usize,
 }
 
 /// `dropscope analyze`.

@@ -144,11 +144,20 @@ fn write_totals(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
         st.tcp_flows,
         st.other_flows
     )?;
-    if st.flows_evicted > 0 || st.reassembly_cap_hits > 0 {
+    if st.flows_evicted > 0
+        || st.reassembly_cap_hits > 0
+        || st.oversized_packets > 0
+        || st.timeline_omitted > 0
+        || st.connections_not_kept > 0
+    {
         writeln!(
             out,
-            "  caps hit: {} flows evicted, {} reassembly buffers full",
-            st.flows_evicted, st.reassembly_cap_hits
+            "  caps hit: {} flows evicted, {} reassembly buffers full, {} oversized MQTT packets skipped, {} timeline entries omitted, {} connections not kept",
+            st.flows_evicted,
+            st.reassembly_cap_hits,
+            st.oversized_packets,
+            st.timeline_omitted,
+            st.connections_not_kept
         )?;
     }
     for w in &a.warnings {

@@ -102,6 +102,7 @@ struct Facts {
     outstanding_pings: VecDeque<FrameRef>,
     anomalies: Vec<(FrameRef, Side, Anomaly)>,
     anomalies_total: u64,
+    oversized: u64,
     timeline: Timeline,
     start_seen: bool,
     after_hole: [bool; 2],
@@ -131,6 +132,11 @@ impl Session {
     /// One side's last MQTT packet (for the client, what its keepalive clock runs from).
     pub fn last_packet(&self, side: Side) -> Option<FrameRef> {
         self.facts.last_packet[side.idx()]
+    }
+
+    /// Packets skipped for being longer than the cap.
+    pub fn oversized(&self) -> u64 {
+        self.facts.oversized
     }
 
     /// Bytes held for packets split across segments.
@@ -173,6 +179,7 @@ impl Facts {
             outstanding_pings: VecDeque::new(),
             anomalies: Vec::new(),
             anomalies_total: 0,
+            oversized: 0,
             start_seen,
             after_hole: [false, false],
         }
@@ -216,6 +223,7 @@ impl Facts {
                 if let Some(kind) = PacketKind::from_type_nibble(first >> 4) {
                     self.counts.add(kind);
                 }
+                self.oversized += 1;
                 self.anomaly(at, side, Anomaly::Oversized { len });
             }
             Found::Malformed => self.anomaly(at, side, Anomaly::NotMqtt),

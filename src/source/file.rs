@@ -24,6 +24,7 @@ pub struct CaptureFile {
     path: PathBuf,
     capture: Capture<Offline>,
     format: Format,
+    gzipped: bool,
     linktype: u32,
     frames: u64,
     /// Byte offset of the next record, tracked from record sizes for classic pcap.
@@ -70,6 +71,7 @@ impl CaptureFile {
             path: path.to_path_buf(),
             capture,
             format,
+            gzipped,
             linktype,
             frames: 0,
             offset: PCAP_FILE_HEADER,
@@ -109,9 +111,14 @@ impl CaptureFile {
             Ok(p) => p,
             Err(pcap::Error::NoMorePackets) => return None,
             Err(e) => {
+                let offset = match self.format {
+                    Format::Pcap => Some(self.offset),
+                    Format::Pcapng if !self.gzipped => pcapng_fault(&self.path, self.frames),
+                    _ => None,
+                };
                 self.warning = Some(ReadWarning {
                     file: self.path.display().to_string(),
-                    offset: (self.format == Format::Pcap).then_some(self.offset),
+                    offset,
                     frames_read: self.frames,
                     message: e.to_string(),
                 });
@@ -158,6 +165,51 @@ fn format_of(magic: &[u8]) -> Format {
         [0x0a, 0x0d, 0x0d, 0x0a] => Format::Pcapng,
         _ => Format::Unknown,
     }
+}
+
+/// Where a plain pcapng file that libpcap stopped reading is at fault: the first block after
+/// the `frames` packet blocks read whose length is impossible (under 12, not a multiple of 4,
+/// over libpcap's 16 MB limit, past the end of the file, or not repeated at the block's end),
+/// else the block after the last packet read. libpcap does not tell where it stopped.
+fn pcapng_fault(path: &Path, frames: u64) -> Option<u64> {
+    const MAX_BLOCK: u64 = 16 << 20;
+    let raw = std::fs::read(path).ok()?;
+    let word = |at: u64, big: bool| -> Option<u32> {
+        let at = usize::try_from(at).ok()?;
+        let b: [u8; 4] = raw.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let (mut off, mut big, mut packets) = (0u64, false, 0u64);
+    let mut after_last_read = None;
+    while off < raw.len() as u64 {
+        let kind = word(off, big).unwrap_or(0);
+        if kind == 0x0A0D_0D0A {
+            // A section header: its byte-order magic says how to read the section.
+            big = word(off + 8, false)? == 0x4D3C_2B1A;
+        }
+        let len = u64::from(word(off + 4, big).unwrap_or(0));
+        let fits = off + len <= raw.len() as u64;
+        if len < 12
+            || len % 4 != 0
+            || len > MAX_BLOCK
+            || !fits
+            || word(off + len - 4, big)? != len as u32
+        {
+            return Some(off);
+        }
+        if matches!(kind, 2 | 3 | 6) {
+            packets += 1;
+            if packets == frames {
+                after_last_read = Some(off + len);
+            }
+        }
+        off += len;
+    }
+    after_last_read.or((frames == 0).then_some(0))
 }
 
 fn sniff_gzip_format(path: &Path) -> Format {

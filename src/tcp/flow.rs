@@ -191,6 +191,11 @@ impl Flow {
             && (self.closed() || self.client_isn.is_some_and(|isn| isn != Seq(seg.seq)))
     }
 
+    /// Times either direction's out-of-order buffer hit its cap.
+    pub fn buffer_cap_hits(&self) -> u64 {
+        self.streams.iter().map(|s| s.stats().buffer_cap_hits).sum()
+    }
+
     /// Bytes buffered out of order in both directions.
     pub fn buffered(&self) -> usize {
         self.streams.iter().map(|s| s.buffered()).sum()

@@ -7,6 +7,7 @@
 
 use super::seq::Seq;
 use crate::FrameRef;
+use std::collections::BTreeMap;
 
 /// A piece of the in-order stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +55,18 @@ struct Chunk {
     frame: FrameRef,
 }
 
+/// Bookkeeping bytes charged against the cap for each buffered chunk, on top of its data, so
+/// that a flood of tiny (or snaplen-cut, dataless) segments fills the buffer too.
+const CHUNK_COST: usize = 64;
+
 /// One direction's reassembler.
 pub struct Reassembler {
     next: Option<Seq>,
+    /// Stream offset of `next`, counted from the first sequence number seen (64-bit, so it
+    /// never wraps): the key of buffered chunks, which keeps them in stream order.
+    next_off: u64,
     fin_at: Option<Seq>,
-    pending: Vec<Chunk>,
+    pending: BTreeMap<u64, Chunk>,
     pending_bytes: usize,
     cap: usize,
     stats: ReassemblyStats,
@@ -72,8 +80,9 @@ impl Reassembler {
     pub fn new(cap: usize) -> Self {
         Reassembler {
             next: None,
+            next_off: 0,
             fin_at: None,
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
             pending_bytes: 0,
             cap,
             stats: ReassemblyStats::default(),
@@ -85,9 +94,17 @@ impl Reassembler {
         self.stats
     }
 
-    /// Bytes currently buffered out of order.
+    /// Bytes currently buffered out of order (data plus per-chunk bookkeeping).
     pub fn buffered(&self) -> usize {
         self.pending_bytes
+    }
+
+    /// Moves the next expected sequence number forward to `to`.
+    fn advance(&mut self, to: Seq) {
+        if let Some(next) = self.next {
+            self.next_off = self.next_off.wrapping_add_signed(to.since(next));
+        }
+        self.next = Some(to);
     }
 
     /// The next sequence number expected, once known.
@@ -98,7 +115,7 @@ impl Reassembler {
     /// A SYN was sent with sequence number `isn`: data starts right after it.
     pub fn syn(&mut self, isn: Seq) {
         if self.next.is_none() {
-            self.next = Some(isn.plus(1));
+            self.advance(isn.plus(1));
         }
     }
 
@@ -113,7 +130,10 @@ impl Reassembler {
         frame: FrameRef,
         out: &mut impl FnMut(Piece<'_>, FrameRef),
     ) -> Arrival {
-        let next = *self.next.get_or_insert(seq);
+        if self.next.is_none() {
+            self.advance(seq);
+        }
+        let next = self.next.unwrap_or(seq);
         if fin && self.fin_at.is_none() {
             self.fin_at = Some(seq.plus(wire_len));
         }
@@ -161,8 +181,8 @@ impl Reassembler {
     /// The stream is over (close or end of capture): deliver whatever is buffered, with
     /// holes where bytes are missing.
     pub fn flush(&mut self, out: &mut impl FnMut(Piece<'_>, FrameRef)) {
-        while let Some(first) = self.earliest() {
-            let (seq, frame) = (self.pending[first].seq, self.pending[first].frame);
+        while let Some((_, first)) = self.pending.first_key_value() {
+            let (seq, frame) = (first.seq, first.frame);
             self.fill_hole_to(seq, out, frame);
         }
     }
@@ -175,15 +195,15 @@ impl Reassembler {
             if missing <= 0 {
                 break;
             }
-            let stop = match self.earliest() {
-                Some(i) if self.pending[i].seq.since(next) < missing => self.pending[i].seq,
+            let stop = match self.pending.first_key_value() {
+                Some((_, c)) if c.seq.since(next) < missing => c.seq,
                 _ => to,
             };
             let len = stop.since(next) as u64;
             self.stats.holes += 1;
             self.stats.hole_bytes += len;
             out(Piece::Gap(len), at);
-            self.next = Some(stop);
+            self.advance(stop);
         }
         self.pass_fin();
     }
@@ -207,7 +227,7 @@ impl Reassembler {
         if cut > 0 {
             out(Piece::Cut(cut), frame);
         }
-        self.next = Some(seq.plus(wire_len));
+        self.advance(seq.plus(wire_len));
     }
 
     fn buffer(
@@ -219,40 +239,40 @@ impl Reassembler {
         out: &mut impl FnMut(Piece<'_>, FrameRef),
     ) {
         self.stats.out_of_order += 1;
+        let Some(next) = self.next else { return };
+        let key = self.next_off.wrapping_add_signed(seq.since(next));
         if self
             .pending
-            .iter()
-            .any(|c| c.seq == seq && c.wire_len >= wire_len)
+            .get(&key)
+            .is_some_and(|c| c.wire_len >= wire_len)
         {
             return;
         }
-        self.pending_bytes += data.len();
-        self.pending.push(Chunk {
+        self.pending_bytes += data.len() + CHUNK_COST;
+        let chunk = Chunk {
             seq,
             wire_len,
             data: data.to_vec(),
             frame,
-        });
+        };
+        if let Some(shorter) = self.pending.insert(key, chunk) {
+            self.pending_bytes -= shorter.data.len() + CHUNK_COST;
+        }
         if self.pending_bytes > self.cap {
             self.stats.buffer_cap_hits += 1;
             self.flush(out);
         }
     }
 
-    fn earliest(&self) -> Option<usize> {
-        let next = self.next?;
-        (0..self.pending.len()).min_by_key(|&i| self.pending[i].seq.since(next))
-    }
-
     /// Delivers buffered chunks that the stream has reached.
     fn drain(&mut self, out: &mut impl FnMut(Piece<'_>, FrameRef)) {
-        while let Some(i) = self.earliest() {
+        while let Some(entry) = self.pending.first_entry() {
             let next = self.next.unwrap_or_default();
-            if self.pending[i].seq.since(next) > 0 {
+            if entry.get().seq.since(next) > 0 {
                 break;
             }
-            let chunk = self.pending.swap_remove(i);
-            self.pending_bytes -= chunk.data.len();
+            let chunk = entry.remove();
+            self.pending_bytes -= chunk.data.len() + CHUNK_COST;
             if chunk.seq.plus(chunk.wire_len).since(next) > 0 {
                 self.deliver(chunk.seq, &chunk.data, chunk.wire_len, chunk.frame, out);
             }
@@ -263,7 +283,7 @@ impl Reassembler {
         if let (Some(next), Some(fin)) = (self.next, self.fin_at)
             && next == fin
         {
-            self.next = Some(fin.plus(1));
+            self.advance(fin.plus(1));
         }
     }
 }
@@ -389,6 +409,45 @@ mod tests {
         r.segment(Seq(6), b"gh", 2, false, at(3), &mut sink);
         assert_eq!(got, b"a??defgh");
         assert_eq!(r.stats().buffer_cap_hits, 1);
+        assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn dataless_cut_segments_still_fill_the_buffer() {
+        let mut r = Reassembler::new(1024);
+        let mut gaps = 0u64;
+        let mut sink = |p: Piece<'_>, _| {
+            if let Piece::Gap(n) | Piece::Cut(n) = p {
+                gaps += n
+            }
+        };
+        r.segment(Seq(0), b"a", 1, false, at(1), &mut sink);
+        for i in 0..100 {
+            r.segment(Seq(2 + i), b"", 1, false, at(2), &mut sink);
+        }
+        assert!(r.stats().buffer_cap_hits >= 1);
+        assert!(r.buffered() <= 1024);
+        assert!(gaps > 0);
+    }
+
+    #[test]
+    fn a_wide_out_of_order_window_fills_in_one_pass() {
+        // 200,000 one-byte segments ahead of a missing first byte: buffering and draining
+        // them must not rescan the buffer per segment (that took minutes).
+        const N: u32 = 200_000;
+        let mut r = Reassembler::new(usize::MAX);
+        let mut got = 0usize;
+        let mut sink = |p: Piece<'_>, _| match p {
+            Piece::Data(d) => got += d.len(),
+            _ => panic!("nothing is missing"),
+        };
+        r.segment(Seq(0), b"a", 1, false, at(1), &mut sink);
+        for i in 2..N {
+            r.segment(Seq(i), b"x", 1, false, at(2), &mut sink);
+            r.segment(Seq(i), b"x", 1, false, at(2), &mut sink);
+        }
+        r.segment(Seq(1), b"b", 1, false, at(3), &mut sink);
+        assert_eq!(got, N as usize);
         assert_eq!(r.buffered(), 0);
     }
 
