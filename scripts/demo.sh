@@ -14,6 +14,12 @@ for expected in captures/*.expected.json; do
     "$bin" analyze "$capture" $ports || [ $? -eq 4 ]
     echo
 done
-if "$bin" report --help >/dev/null 2>&1; then
-    "$bin" report captures/broker-sigterm.pcap captures/keepalive-stalled.pcap -o report || true
-fi
+# One report per capture: report/<capture>/index.html with its SVG charts.
+for expected in captures/*.expected.json; do
+    capture="captures/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["capture"])' "$expected")"
+    ports=$(python3 -c 'import json,sys; print(" ".join("--port %d" % p for p in json.load(open(sys.argv[1])).get("mqtt_ports", []) if p != 1883))' "$expected")
+    name=$(basename "$capture"); name=${name%%.*}
+    # shellcheck disable=SC2086
+    "$bin" report "$capture" $ports -o "report/$name" || [ $? -eq 4 ]
+done
+echo "reports written to report/*/index.html"

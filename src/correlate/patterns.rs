@@ -176,29 +176,42 @@ pub fn clusters(conns: &[Connection], w: &Windows) -> Vec<Finding> {
     out
 }
 
+/// The idle gap that killed a `nat_idle_expiry` connection: the one its evidence ends.
+fn killing_gap(c: &Connection) -> Option<&crate::tcp::IdleGap> {
+    let v = c.verdict.as_ref().filter(|v| v.cause == Cause::NatIdleExpiry)?;
+    c.idle_gaps.iter().find(|g| v.evidence.contains(&g.before.frame))
+}
+
+/// The frame after which a connection's gaps no longer count as survived: the gap that
+/// killed it, or for any other network drop its first retransmission.
+fn survival_cutoff(c: &Connection) -> u64 {
+    if let Some(g) = killing_gap(c) {
+        return g.before.frame;
+    }
+    let network = c.verdict.as_ref().is_some_and(|v| v.layer == Some(crate::verdict::Layer::Network));
+    let first_retransmission = [&c.tcp.client, &c.tcp.server]
+        .iter()
+        .filter_map(|h| h.first_retransmission.map(|r| r.frame))
+        .min();
+    match (network, first_retransmission) {
+        (true, Some(f)) => f,
+        _ => u64::MAX,
+    }
+}
+
 /// Brackets the NAT idle timeout between the longest gap a connection survived and the
 /// shortest gap that killed one.
 pub fn nat_bracket(conns: &[Connection]) -> Option<Finding> {
     let mut killed: Option<(f64, usize)> = None;
     let mut survived: Option<(f64, usize)> = None;
     for c in conns {
-        let nat = c
-            .verdict
-            .as_ref()
-            .is_some_and(|v| v.cause == Cause::NatIdleExpiry);
-        let gaps = &c.idle_gaps;
-        let kept = if nat && !gaps.is_empty() {
-            &gaps[..gaps.len() - 1]
-        } else {
-            &gaps[..]
-        };
-        if nat
-            && let Some(g) = gaps.last()
+        if let Some(g) = killing_gap(c)
             && killed.is_none_or(|(k, _)| g.seconds < k)
         {
             killed = Some((g.seconds, c.id));
         }
-        for g in kept {
+        let cutoff = survival_cutoff(c);
+        for g in c.idle_gaps.iter().filter(|g| g.before.frame < cutoff) {
             if survived.is_none_or(|(s, _)| g.seconds > s) {
                 survived = Some((g.seconds, c.id));
             }

@@ -62,7 +62,8 @@ impl Timeline {
             return;
         }
         if self.tail_cap == 0 {
-            self.omitted += 1;
+            // A timeline with no room at all was not asked for: nothing is omitted from it.
+            self.omitted += u64::from(self.head_cap > 0);
             return;
         }
         if self.tail.len() == self.tail_cap {

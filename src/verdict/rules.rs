@@ -368,9 +368,14 @@ fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
             "was the broker's close, which the client never acknowledged (its own packets after the gap never arrived)".into()
         }
     };
+    let before = if survived > 0.0 {
+        format!("the longest idle it had survived was {survived:.1} s")
+    } else {
+        "it had never been idle that long".to_string()
+    };
     v.explanation = format!(
-        "After {:.1} s with no packet either way (the longest idle it had survived was {survived:.1} s), \
-         the first packet (frame {}) {answer}: the NAT mapping or firewall state had expired.",
+        "After {:.1} s with no packet either way ({before}), the first packet (frame {}) {answer}: \
+         the NAT mapping or firewall state had expired.",
         gap.seconds, gap.before.frame
     );
     if let Some(k) = c.keepalive.filter(|&k| k > 0) {
