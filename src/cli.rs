@@ -78,6 +78,14 @@ pub struct InputArgs {
     /// Longest MQTT packet reassembled, bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_packet: usize,
+    /// Replace client ids, user names and IP addresses in every output by keyed
+    /// pseudonyms (consistent within the run), for sharing a report.
+    #[arg(long)]
+    pub anonymize: bool,
+    /// Key for --anonymize, to get the same pseudonyms in several runs (default: a random
+    /// key per run).
+    #[arg(long, value_name = "KEY", requires = "anonymize")]
+    pub anonymize_key: Option<String>,
     /// Most connection records kept; further connections are counted, not kept.
     #[arg(long, default_value_t = 200_000)]
     pub max_connections: usize,

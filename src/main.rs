@@ -63,7 +63,21 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     }
     let names = paths.iter().map(|p| p.display().to_string()).collect();
     let warnings = timeline.warnings().to_vec();
-    Ok(analyzer.finish(names, warnings, timeline.frames_read()))
+    let mut analysis = analyzer.finish(names, warnings, timeline.frames_read());
+    if input.anonymize {
+        let key = match &input.anonymize_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key().to_vec(),
+        };
+        dropscope::report::anonymize::anonymize(&mut analysis, &key);
+    }
+    Ok(analysis)
+}
+
+/// A key for `--anonymize` without `--anonymize-key`: std's per-process random hasher seed.
+fn random_key() -> [u8; 8] {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id()).to_le_bytes()
 }
 
 fn progress_bar(paths: &[std::path::PathBuf]) -> Option<indicatif::ProgressBar> {

@@ -1,5 +1,6 @@
 //! The report stage: views of one `Analysis`. None of them recomputes anything.
 
+pub mod anonymize;
 mod html;
 mod json;
 pub mod svg;
