@@ -1,5 +1,7 @@
-//! One capture file read through libpcap.
+//! One capture file: plain classic pcap through the fast reader (`fast`), everything else
+//! (pcapng, gzip, a damaged record onwards) through libpcap.
 
+use super::fast::{FastPcap, Next};
 use super::{Frame, ReadWarning, SourceError};
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
@@ -32,6 +34,8 @@ pub struct CaptureFile {
     /// Set once reading stopped early.
     warning: Option<ReadWarning>,
     filter: Option<pcap::BpfProgram>,
+    /// The fast path for plain classic pcap; `None` once libpcap reads (see `fast`).
+    fast: Option<FastPcap>,
 }
 
 const PCAP_FILE_HEADER: u64 = 24;
@@ -77,6 +81,7 @@ impl CaptureFile {
             offset: PCAP_FILE_HEADER,
             warning: None,
             filter,
+            fast: if gzipped { None } else { FastPcap::open(path) },
         })
     }
 
@@ -106,6 +111,33 @@ impl CaptureFile {
     pub fn next_frame(&mut self, number: u64) -> Option<(Frame<'_>, bool)> {
         if self.warning.is_some() {
             return None;
+        }
+        match self.fast.as_mut().map(FastPcap::next) {
+            Some(Next::Record(r)) => {
+                self.frames += 1;
+                self.offset += PCAP_RECORD_HEADER + u64::from(r.caplen);
+                let data = self.fast.as_ref()?.bytes(&r);
+                let passes = self.filter.as_ref().is_none_or(|f| f.filter(data));
+                let frame = Frame {
+                    number,
+                    ts: r.ts,
+                    linktype: self.linktype,
+                    data,
+                    wire_len: r.wire_len,
+                };
+                return Some((frame, passes));
+            }
+            Some(Next::End) => return None,
+            Some(Next::LeaveToLibpcap) => {
+                // libpcap reads on from this record: step it over the ones already read.
+                self.fast = None;
+                for _ in 0..self.frames {
+                    if self.capture.next_packet().is_err() {
+                        break;
+                    }
+                }
+            }
+            None => {}
         }
         let packet = match self.capture.next_packet() {
             Ok(p) => p,

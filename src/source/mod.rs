@@ -2,6 +2,7 @@
 //! one timeline, and (in `live`) interfaces. Every source numbers frames 1-based before any
 //! filter is applied, so frame numbers match Wireshark's.
 
+mod fast;
 mod file;
 mod merge;
 
