@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Throughput benchmark (issue 2): dropscope's whole analysis over a >1 GB capture of real
+# MQTT traffic, against tshark on the same file.
+#
+#   bash benches/throughput.sh          # makes benches/data/ if missing (needs root for tcpdump)
+#
+# Prints MB/s, packets/s and peak RSS of `dropscope analyze FILE --format json` (single
+# thread, page cache warm, median of RUNS runs) on the file at 1x (>1 GB) and 2x size, and
+# tshark's time on the 1x file for the ratio. Env: RUNS (3), MIN_BYTES (1050000000),
+# TSHARK_PREFIX=1 to time tshark on a 10% prefix (editcap -r) and scale it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=benches/data
+RUNS=${RUNS:-3}
+MIN_BYTES=${MIN_BYTES:-1050000000}
+mkdir -p "$DATA"
+
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+command -v tshark >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark; }
+
+cargo build --release --locked --quiet
+BIN=target/release/dropscope
+
+[[ -s $DATA/base.pcap ]] || bash benches/make-capture.sh "$DATA/base.pcap"
+PORT=$(cat "$DATA/base.port")
+if [[ ! -s $DATA/big-1x.pcap ]]; then
+  python3 benches/replicate.py "$DATA/base.pcap" "$DATA/big-1x.pcap" --port "$PORT" --min-bytes "$MIN_BYTES"
+fi
+COPIES=$(python3 -c 'import os,sys; b=os.path.getsize(sys.argv[1])-24; print(round((os.path.getsize(sys.argv[2])-24)/b))' "$DATA/base.pcap" "$DATA/big-1x.pcap")
+if [[ ! -s $DATA/big-2x.pcap ]]; then
+  python3 benches/replicate.py "$DATA/base.pcap" "$DATA/big-2x.pcap" --port "$PORT" --copies $((2 * COPIES))
+fi
+
+RESULTS=$DATA/results.tsv
+: >"$RESULTS"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# run LABEL FILE CMD...: one timed run; appends "label bytes seconds rss_kb frames" to RESULTS
+run() {
+  local label=$1 file=$2; shift 2
+  local tf=$DATA/time.txt out=$DATA/out.json
+  /usr/bin/time -v -o "$tf" "$@" >"$out"
+  python3 - "$label" "$file" "$tf" "$out" >>"$RESULTS" <<'PY'
+import json, os, re, sys
+label, file, tf, out = sys.argv[1:]
+t = open(tf).read()
+wall = re.search(r"Elapsed \(wall clock\) time.*: (.*)", t).group(1).strip().split(":")
+secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall)))
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+frames = 0
+try:
+    frames = json.load(open(out))["stats"]["frames"]
+except Exception:
+    frames = sum(1 for _ in open(out))  # tshark: one line per MQTT message
+print(label, os.path.getsize(file), secs, rss, frames, sep="\t")
+PY
+}
+
+for size in 1x 2x; do
+  f=$DATA/big-$size.pcap
+  cat "$f" >/dev/null   # warm the page cache
+  for _ in $(seq "$RUNS"); do
+    run "dropscope-$size" "$f" "$BIN" analyze "$f" --port "$PORT" --format json
+  done
+done
+
+f=$DATA/big-1x.pcap
+tshark_cmd=(tshark -r "$f" -Y mqtt -T fields -e tcp.stream -e mqtt.msgtype -d "tcp.port==$PORT,mqtt")
+if [[ -n ${TSHARK_PREFIX:-} ]]; then
+  n=$(( $(capinfos -c -M "$f" | awk '/Number of packets/ {print $NF}') / 10 ))
+  editcap -r "$f" "$DATA/prefix.pcap" "1-$n"
+  tshark_cmd=(tshark -r "$DATA/prefix.pcap" -Y mqtt -T fields -e tcp.stream -e mqtt.msgtype -d "tcp.port==$PORT,mqtt")
+  f=$DATA/prefix.pcap
+fi
+cat "$f" >/dev/null
+run "tshark-$( [[ -n ${TSHARK_PREFIX:-} ]] && echo prefix10 || echo 1x)" "$f" "${tshark_cmd[@]}"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+by = {}
+for label, size, secs, rss, frames in rows:
+    by.setdefault(label, []).append((float(secs), int(size), int(rss), int(frames)))
+print(f"{'run':<18}{'file MB':>9}{'seconds':>9}{'MB/s':>9}{'Mpkt/s':>9}{'peak RSS MB':>13}")
+summary = {}
+for label, rs in by.items():
+    secs = statistics.median(r[0] for r in rs)
+    size, rss, frames = rs[0][1], max(r[2] for r in rs), rs[0][3]
+    mbs = size / 1e6 / secs
+    summary[label] = (mbs, rss)
+    pkts = f"{frames / secs / 1e6:9.2f}" if label.startswith("dropscope") else f"{'':>9}"
+    print(f"{label:<18}{size/1e6:9.0f}{secs:9.2f}{mbs:9.0f}{pkts}{rss/1024:13.1f}")
+d1, d2 = summary.get("dropscope-1x"), summary.get("dropscope-2x")
+t = next((v for k, v in summary.items() if k.startswith("tshark")), None)
+if d1 and d2:
+    print(f"RSS 2x / 1x: {d2[1] / d1[1]:.2f}")
+if d1 and t:
+    print(f"dropscope / tshark throughput: {d1[0] / t[0]:.0f}x  (tshark peak RSS {t[1]/1024:.0f} MB)")
+PY
