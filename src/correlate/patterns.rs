@@ -178,8 +178,13 @@ pub fn clusters(conns: &[Connection], w: &Windows) -> Vec<Finding> {
 
 /// The idle gap that killed a `nat_idle_expiry` connection: the one its evidence ends.
 fn killing_gap(c: &Connection) -> Option<&crate::tcp::IdleGap> {
-    let v = c.verdict.as_ref().filter(|v| v.cause == Cause::NatIdleExpiry)?;
-    c.idle_gaps.iter().find(|g| v.evidence.contains(&g.before.frame))
+    let v = c
+        .verdict
+        .as_ref()
+        .filter(|v| v.cause == Cause::NatIdleExpiry)?;
+    c.idle_gaps
+        .iter()
+        .find(|g| v.evidence.contains(&g.before.frame))
 }
 
 /// The frame after which a connection's gaps no longer count as survived: the gap that
@@ -188,7 +193,10 @@ fn survival_cutoff(c: &Connection) -> u64 {
     if let Some(g) = killing_gap(c) {
         return g.before.frame;
     }
-    let network = c.verdict.as_ref().is_some_and(|v| v.layer == Some(crate::verdict::Layer::Network));
+    let network = c
+        .verdict
+        .as_ref()
+        .is_some_and(|v| v.layer == Some(crate::verdict::Layer::Network));
     let first_retransmission = [&c.tcp.client, &c.tcp.server]
         .iter()
         .filter_map(|h| h.first_retransmission.map(|r| r.frame))
