@@ -77,7 +77,9 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
 /// A key for `--anonymize` without `--anonymize-key`: std's per-process random hasher seed.
 fn random_key() -> [u8; 8] {
     use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::process::id()).to_le_bytes()
+    RandomState::new()
+        .hash_one(std::process::id())
+        .to_le_bytes()
 }
 
 fn progress_bar(paths: &[std::path::PathBuf]) -> Option<indicatif::ProgressBar> {
