@@ -6,19 +6,19 @@
 #
 # Prints MB/s, packets/s and peak RSS of `dropscope analyze FILE --format json` (single
 # thread, page cache warm, median of RUNS runs) on the file at 1x (>1 GB) and 2x size, and
-# tshark's time on the 1x file for the ratio. Env: RUNS (3), MIN_BYTES (1050000000),
+# tshark's time on the 1x file for the ratio. Env: RUNS (5), MIN_BYTES (1050000000),
 # TSHARK_PREFIX=1 to time tshark on a 10% prefix (editcap -r) and scale it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=benches/data
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 MIN_BYTES=${MIN_BYTES:-1050000000}
 mkdir -p "$DATA"
 
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 command -v tshark >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark; }
 
-cargo build --release --locked --quiet
+cargo build --release --quiet
 BIN=target/release/dropscope
 
 [[ -s $DATA/base.pcap ]] || bash benches/make-capture.sh "$DATA/base.pcap"
