@@ -11,7 +11,6 @@ Uses only mosquitto_pub / mosquitto_sub (no Python MQTT library):
 Everything ends before the script returns, so every connection in the capture is closed.
 """
 import argparse
-import os
 import random
 import signal
 import subprocess
