@@ -6,11 +6,13 @@ mod summary;
 
 pub use summary::{Summary, summarize};
 
+use crate::FrameRef;
 use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::{Span, Timestamp};
 use crate::verdict::{Actor, Cause, Layer};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Named thresholds of the cross-connection detectors.
 #[derive(Debug, Clone)]
@@ -139,8 +141,24 @@ fn can_be_taken_over(c: &Connection) -> bool {
     })
 }
 
+/// CONNECTs by client id: (time, frame, connection index, connection id, clean start).
+fn connects_by_client(
+    conns: &[Connection],
+) -> HashMap<String, Vec<(FrameRef, usize, usize, bool)>> {
+    let mut m: HashMap<String, Vec<(FrameRef, usize, usize, bool)>> = HashMap::new();
+    for (j, c) in conns.iter().enumerate() {
+        if let (Some(id), Some(at)) = (&c.client_id, c.connect) {
+            m.entry(id.clone())
+                .or_default()
+                .push((at, j, c.id, c.clean_session == Some(true)));
+        }
+    }
+    m
+}
+
 fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
     let mut found = Vec::new();
+    let connects = connects_by_client(conns);
     for i in 0..conns.len() {
         if !can_be_taken_over(&conns[i]) {
             continue;
@@ -150,15 +168,16 @@ fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
             continue;
         };
         let start = conns[i].start;
-        let newcomer = conns.iter().enumerate().find_map(|(j, o)| {
-            let at = o.connect?;
-            let fits = j != i
-                && o.client_id.as_deref() == Some(id.as_str())
-                && at.ts >= start
-                && at.ts <= closed
-                && closed - at.ts <= w.takeover;
-            fits.then_some((o.id, at, o.clean_session == Some(true)))
-        });
+        let newcomer =
+            connects
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .find_map(|&(at, j, other, clean)| {
+                    let fits =
+                        j != i && at.ts >= start && at.ts <= closed && closed - at.ts <= w.takeover;
+                    fits.then_some((other, at, clean))
+                });
         let Some((other_id, connect_at, clean)) = newcomer else {
             continue;
         };

@@ -73,24 +73,23 @@ pub fn summarize(conns: &[Connection]) -> Summary {
     }
     let durations: Vec<f64> = conns.iter().map(|c| c.duration.as_secs_f64()).collect();
     s.duration = Stats::of(&durations);
+    // Each client's connections in start order: a connection's successor is the next one.
+    let mut by_client: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
+    for c in conns {
+        if let Some(id) = c.client_id.as_deref() {
+            by_client.entry(id).or_default().push(c);
+        }
+    }
     let mut waits = Vec::new();
-    for (i, c) in conns.iter().enumerate() {
-        let dropped = c
-            .verdict
-            .as_ref()
-            .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
-        let Some(id) = c.client_id.as_deref() else {
-            continue;
-        };
-        let next = conns[i + 1..]
-            .iter()
-            .filter(|o| o.client_id.as_deref() == Some(id) && o.start >= c.start)
-            .min_by_key(|o| o.start);
-        if let Some(n) = next {
-            waits.push((n.start - c.end).as_secs_f64().max(0.0));
-            if dropped {
-                s.recoveries += 1;
-            }
+    for group in by_client.values_mut() {
+        group.sort_by_key(|c| (c.start, c.id));
+        for pair in group.windows(2) {
+            waits.push((pair[1].start - pair[0].end).as_secs_f64().max(0.0));
+            let dropped = pair[0]
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
+            s.recoveries += usize::from(dropped);
         }
     }
     s.time_to_reconnect = Stats::of(&waits);
