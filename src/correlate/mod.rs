@@ -159,15 +159,14 @@ fn connects_by_client(
 fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
     let mut found = Vec::new();
     let connects = connects_by_client(conns);
-    for i in 0..conns.len() {
-        if !can_be_taken_over(&conns[i]) {
+    for (i, c) in conns.iter_mut().enumerate() {
+        if !can_be_taken_over(c) {
             continue;
         }
-        let (Some(id), Some(closed)) = (conns[i].client_id.clone(), server_close_time(&conns[i]))
-        else {
+        let (Some(id), Some(closed)) = (c.client_id.clone(), server_close_time(c)) else {
             continue;
         };
-        let start = conns[i].start;
+        let start = c.start;
         let newcomer =
             connects
                 .get(&id)
@@ -182,7 +181,6 @@ fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
             continue;
         };
         let connect = connect_at.frame;
-        let c = &mut conns[i];
         if let Some(v) = c.verdict.as_mut() {
             v.cause = Cause::SessionTakenOver;
             v.layer = Some(Layer::Protocol);
