@@ -30,8 +30,8 @@ pub struct Config {
     /// lower, mosquitto to no limit but clients rarely exceed a megabyte).
     pub max_packet: usize,
     /// Most connection records kept for the report and the cross-connection stage; past it
-    /// further connections are counted, not kept. A record costs about 3 KB, so the default
-    /// bounds them near 600 MB even when a SYN flood makes every packet a connection.
+    /// further connections are counted, not kept. A record costs about 3 KB: a SYN flood that
+    /// makes every packet a connection peaks near 850 MB at this default and `max_flows`.
     pub max_connections: usize,
     /// Idle gaps shorter than this are not recorded.
     pub idle_gap_floor: Span,

@@ -8,6 +8,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const PASSWORDS: [&str; 2] = ["labpass", "wrong"];
 const USER: &str = "labuser";
@@ -25,7 +26,11 @@ fn run(args: &[&str]) -> String {
         .output()
         .expect("run dropscope");
     let code = out.status.code();
-    assert!(matches!(code, Some(0 | 4)), "{args:?}: exit {code:?}");
+    assert!(
+        matches!(code, Some(0 | 4)),
+        "{args:?}: exit {code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     text
@@ -50,11 +55,10 @@ fn every_output(file: &Path, extra: &[&str]) -> Vec<(String, String)> {
         args.extend(extra);
         outs.push((format!("analyze {v:?} {extra:?}"), run(&args)));
     }
-    let dir = std::env::temp_dir().join(format!(
-        "dropscope-secrets-{}-{}",
-        std::process::id(),
-        extra.len()
-    ));
+    // A directory per call: the tests run in parallel.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("dropscope-secrets-{}-{call}", std::process::id()));
     let mut args = vec!["report", file, "-o", dir.to_str().expect("utf-8 path")];
     args.extend(extra);
     let log = run(&args);

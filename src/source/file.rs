@@ -6,8 +6,9 @@ use super::{Frame, ReadWarning, SourceError};
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::IntoRawFd;
+use std::io::Read;
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// The on-disk format, from the file's magic number.
@@ -268,14 +269,17 @@ fn compile_filter(capture: &Capture<Offline>, text: &str) -> Result<pcap::BpfPro
 }
 
 /// libpcap reads only plain files, so a gzip capture is decompressed by a thread into a
-/// pipe whose read end libpcap reads like a file; memory stays at the pipe's size.
+/// socket pair whose read end libpcap reads like a file; memory stays at the socket's buffer.
+/// A socket rather than a pipe so that the thread can write with `MSG_NOSIGNAL`: when
+/// libpcap stops early on a corrupt capture, the write fails with EPIPE instead of raising
+/// SIGPIPE, which kills a host process that does not ignore it (a fuzzer, a C program).
 fn open_gzip(path: &Path) -> Result<Result<Capture<Offline>, pcap::Error>, SourceError> {
     let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = File::open(path).map_err(io)?;
-    let (reader, mut writer) = std::io::pipe().map_err(io)?;
+    let (reader, writer) = UnixStream::pair().map_err(io)?;
     std::thread::spawn(move || {
         let mut decoder = flate2::read::MultiGzDecoder::new(file);
         let mut buf = vec![0u8; 64 * 1024];
@@ -283,7 +287,7 @@ fn open_gzip(path: &Path) -> Result<Result<Capture<Offline>, pcap::Error>, Sourc
             match decoder.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if writer.write_all(&buf[..n]).is_err() {
+                    if send_all(&writer, &buf[..n]).is_err() {
                         break;
                     }
                 }
@@ -291,6 +295,68 @@ fn open_gzip(path: &Path) -> Result<Result<Capture<Offline>, pcap::Error>, Sourc
         }
     });
     let fd = reader.into_raw_fd();
-    // SAFETY: `fd` is a fresh pipe read end owned by nobody else; libpcap takes it over.
+    // SAFETY: `fd` is a fresh socket read end owned by nobody else; libpcap takes it over.
     Ok(unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) })
+}
+
+/// Writes all of `buf` to `sock` without ever raising SIGPIPE.
+fn send_all(sock: &UnixStream, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is valid for `buf.len()` bytes and `sock` stays open for the call.
+        let sent = unsafe {
+            libc::send(
+                sock.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        match usize::try_from(sent) {
+            Ok(n) => buf = &buf[n..],
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gzip capture that libpcap gives up on early, with megabytes still to decompress:
+    /// the decompressing thread must see EPIPE, not raise SIGPIPE (found by the pipeline fuzz
+    /// target, whose libFuzzer host does not ignore SIGPIPE the way Rust binaries do).
+    #[test]
+    fn gzip_capture_abandoned_early_does_not_raise_sigpipe() {
+        let mut pcap = Vec::new();
+        pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        pcap.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        pcap.extend_from_slice(&65535u32.to_le_bytes());
+        pcap.extend_from_slice(&1u32.to_le_bytes());
+        // One record whose captured length is far over the snapshot length: libpcap stops.
+        pcap.extend_from_slice(&[0; 8]);
+        pcap.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        pcap.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        pcap.extend((0..8u32 << 20).map(|i| (i * 7) as u8));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &pcap).unwrap();
+        let path =
+            std::env::temp_dir().join(format!("dropscope-sigpipe-{}.pcap.gz", std::process::id()));
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        // SAFETY: restores the default SIGPIPE action for this test, as a C host would have.
+        let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let mut file = CaptureFile::open(&path, None).unwrap();
+        assert!(file.next_frame(1).is_none());
+        assert!(file.take_warning().is_some());
+        drop(file);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: puts back the action the harness had.
+        unsafe { libc::signal(libc::SIGPIPE, previous) };
+        std::fs::remove_file(&path).ok();
+    }
 }

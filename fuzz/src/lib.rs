@@ -1,0 +1,197 @@
+//! The bodies of the fuzz targets, as plain functions: `fuzz_targets/*.rs` hand them
+//! libFuzzer's inputs, and `tests/seeds.rs` runs them over the seed corpus with plain
+//! `cargo test` (the CI fallback when no nightly toolchain is at hand).
+
+use dropscope::decode::{self, linktype};
+use dropscope::mqtt::{self, Framing, Version};
+use dropscope::source::Timeline;
+use dropscope::tcp::{Piece, Reassembler, Seq};
+use dropscope::time::Timestamp;
+use dropscope::{Analyzer, Config, FrameRef};
+use std::io::Write;
+
+/// The link types `decode` knows; the first input byte picks one.
+const LINKTYPES: [u32; 9] = [
+    linktype::NULL,
+    linktype::ETHERNET,
+    linktype::RAW_BSD,
+    linktype::RAW,
+    linktype::LOOP,
+    linktype::LINUX_SLL,
+    linktype::IPV4,
+    linktype::IPV6,
+    linktype::LINUX_SLL2,
+];
+
+/// Frame decoding: byte 0 picks the link type (low bits) and whether the frame was cut by
+/// the snapshot length (bit 7); the rest is the frame. Must never panic, and a segment's
+/// payload must lie inside the frame.
+pub fn decode_frame(data: &[u8]) {
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
+    let lt = LINKTYPES[usize::from(pick & 0x7f) % LINKTYPES.len()];
+    if let Ok(seg) = decode::decode(lt, frame, pick & 0x80 != 0) {
+        let (start, end) = (
+            frame.as_ptr() as usize,
+            frame.as_ptr() as usize + frame.len(),
+        );
+        let p = seg.payload.as_ptr() as usize;
+        assert!(seg.payload.is_empty() || (p >= start && p + seg.payload.len() <= end));
+        assert!(seg.payload.len() <= seg.payload_len as usize);
+    }
+}
+
+/// The stream the reassembly target cuts segments from: byte i is a function of i.
+fn stream_byte(i: usize) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 8)) as u8
+}
+
+/// TCP reassembly: the input is a list of segments, 4 bytes each (offset u16, length u8,
+/// flags u8) over a known 4 KB stream, the first forced to offset 0; bit 0 of the flags
+/// sends it twice, bit 1 snaplen-cuts it to half. When the segments cover the stream from
+/// 0 to their furthest end with no hole and none was cut, the delivered bytes must be
+/// exactly that prefix of the stream. A second reassembler with a tiny cap takes the same
+/// segments and must only stay consistent (delivered + missing = furthest end).
+pub fn reassembly(data: &[u8]) {
+    const STREAM: usize = 4096;
+    let isn = data
+        .get(..4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let stream: Vec<u8> = (0..STREAM + 256).map(stream_byte).collect();
+    let mut roomy = Reassembler::new(usize::MAX);
+    let mut tiny = Reassembler::new(256);
+    let (mut got, mut missing_roomy) = (Vec::new(), 0u64);
+    let (mut tiny_data, mut tiny_missing) = (0u64, 0u64);
+    let mut covered = vec![false; STREAM + 256];
+    let mut any_cut = false;
+    let at = FrameRef {
+        frame: 1,
+        ts: Timestamp(0),
+    };
+    for (n, s) in data.get(4..).unwrap_or(&[]).chunks_exact(4).enumerate() {
+        let off = if n == 0 {
+            0
+        } else {
+            usize::from(u16::from_le_bytes([s[0], s[1]])) % STREAM
+        };
+        let len = usize::from(s[2]);
+        let captured = if s[3] & 2 != 0 { len / 2 } else { len };
+        any_cut |= captured < len;
+        covered[off..off + len].iter_mut().for_each(|c| *c = true);
+        let seq = Seq(isn).plus(off as u64);
+        let bytes = &stream[off..off + captured];
+        for _ in 0..=(s[3] & 1) {
+            roomy.segment(seq, bytes, len as u64, false, at, &mut |p, _| match p {
+                Piece::Data(d) => got.extend_from_slice(d),
+                Piece::Gap(k) | Piece::Cut(k) => missing_roomy += k,
+            });
+            tiny.segment(seq, bytes, len as u64, false, at, &mut |p, _| match p {
+                Piece::Data(d) => tiny_data += d.len() as u64,
+                Piece::Gap(k) | Piece::Cut(k) => tiny_missing += k,
+            });
+        }
+    }
+    let end = covered.iter().rposition(|&c| c).map_or(0, |e| e + 1);
+    let no_holes = covered[..end].iter().all(|&c| c);
+    if no_holes && !any_cut && missing_roomy == 0 {
+        roomy.flush(&mut |p, _| match p {
+            Piece::Data(d) => got.extend_from_slice(d),
+            Piece::Gap(_) | Piece::Cut(_) => panic!("a gap with every byte present"),
+        });
+        assert_eq!(got.len(), end, "delivered length");
+        assert!(
+            got == stream[..end],
+            "delivered bytes differ from the stream"
+        );
+    }
+    tiny.flush(&mut |p, _| match p {
+        Piece::Data(d) => tiny_data += d.len() as u64,
+        Piece::Gap(k) | Piece::Cut(k) => tiny_missing += k,
+    });
+    if covered[0] {
+        assert_eq!(
+            tiny_data + tiny_missing,
+            end as u64,
+            "tiny cap: delivered + missing"
+        );
+    }
+}
+
+/// MQTT framing and decoding: byte 0 picks the version the connection claims (none, 3.1,
+/// 3.1.1, 5.0) and a packet cap; the rest is one direction's byte stream. Frames are taken
+/// one after another; every whole frame is decoded. The frame lengths (and skipped
+/// oversized lengths) must add up to the bytes consumed, and never pass the input's end
+/// except for the declared length of an oversized packet.
+pub fn mqtt_stream(data: &[u8]) {
+    let Some((&pick, mut rest)) = data.split_first() else {
+        return;
+    };
+    let version = [
+        None,
+        Some(Version::V31),
+        Some(Version::V311),
+        Some(Version::V5),
+    ][usize::from(pick & 3)];
+    let cap = [64usize, 1 << 10, 1 << 20, 268_435_455][usize::from(pick >> 2 & 3)];
+    let total = rest.len();
+    let mut consumed = 0usize;
+    loop {
+        match mqtt::frame(rest, cap) {
+            Framing::Whole { len } => {
+                assert!(len >= 2 && len <= rest.len() && len - 2 <= cap + 3);
+                if let Ok(p) = mqtt::decode(&rest[..len], version) {
+                    assert_eq!(p.kind() as usize + 1, usize::from(rest[0] >> 4));
+                }
+                consumed += len;
+                rest = &rest[len..];
+            }
+            Framing::TooBig { len } => {
+                assert!(len > cap);
+                let skip = len.min(rest.len());
+                consumed += skip;
+                rest = &rest[skip..];
+            }
+            Framing::NeedMore { needed } => {
+                assert!(needed >= 1);
+                break;
+            }
+            Framing::Malformed => break,
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(consumed + rest.len(), total, "frame lengths add up");
+    // The whole stream once more through the plausibility check used after holes.
+    let _ = mqtt::plausible_start(data);
+}
+
+/// The whole pipeline on an arbitrary capture file: the bytes are written to a temporary
+/// file, read through the library's `Timeline` (libpcap) and analyzed with small caps so
+/// every cap path runs.
+pub fn pipeline(data: &[u8]) {
+    let path = std::env::temp_dir().join(format!("dropscope-fuzz-{}.pcap", std::process::id()));
+    let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(data));
+    if written.is_err() {
+        return;
+    }
+    if let Ok(mut timeline) = Timeline::open(std::slice::from_ref(&path), None) {
+        let cfg = Config {
+            max_flows: 4,
+            reassembly_cap: 512,
+            max_packet: 256,
+            max_connections: 8,
+            timeline: (4, 4),
+            mqtt_ports: vec![1883, 18830],
+            ..Config::default()
+        };
+        let mut analyzer = Analyzer::new(cfg);
+        timeline.for_each(|frame| analyzer.push(&frame));
+        let warnings = timeline.warnings().to_vec();
+        let analysis = analyzer.finish(vec![], warnings, timeline.frames_read());
+        let mut sink = std::io::sink();
+        dropscope::report::write_table(&analysis, &mut sink).expect("sink");
+        dropscope::report::write_json(&analysis, &mut sink).expect("sink");
+    }
+}
