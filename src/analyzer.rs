@@ -3,15 +3,16 @@
 
 use crate::FrameRef;
 use crate::analysis::{Analysis, EngineStats};
-use crate::correlate::{self, Windows};
+use crate::correlate::{self, Finding, FindingKind, Windows};
 use crate::decode::{self, Segment};
+use crate::mqtt::Connect;
 use crate::session::{Connection, Session, SessionLimits};
 use crate::source::{Frame, ReadWarning};
 use crate::tcp::{Flow, Side, StreamEvent, looks_like_connect};
 use crate::time::{Span, Timestamp};
 use crate::verdict::{self, Thresholds};
-use rustc_hash::FxHashMap;
-use std::net::IpAddr;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::{IpAddr, SocketAddr};
 
 /// Settings of an analysis; every cap and threshold is here, with its reason.
 #[derive(Debug, Clone)]
@@ -105,7 +106,65 @@ pub struct Analyzer {
     next_id: usize,
     last_sweep: Timestamp,
     now: Timestamp,
+    /// How many of `done` `drain_closed` has handed out.
+    drained: usize,
+    /// Findings `drain_closed` raised since the last `take_window`.
+    window_findings: Vec<Finding>,
 }
+
+/// An open connection as it stands, for a live driver's events.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenSession<'a> {
+    /// The connection's id (the `id` its `Connection` record will carry).
+    pub id: usize,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// MQTT over TLS (no CONNECT will be read).
+    pub encrypted: bool,
+    /// The CONNECT and its frame, once seen.
+    pub connect: Option<(FrameRef, &'a Connect)>,
+    /// The client's last MQTT packet.
+    pub last_client_packet: Option<FrameRef>,
+}
+
+/// An open session whose client has been silent past `OVERDUE_RATIO` × its keepalive.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    /// The connection's id.
+    pub id: usize,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// CONNECT's client identifier.
+    pub client_id: String,
+    /// Keepalive from CONNECT, seconds.
+    pub keepalive: u16,
+    /// The client's last MQTT packet, where its silence started.
+    pub last_client_packet: FrameRef,
+    /// How long the client has been silent.
+    pub silent_for: Span,
+}
+
+/// Connections retired since the last `drain_closed`, judged, with the cross-connection
+/// findings they take part in.
+#[derive(Debug, Default)]
+pub struct Retired {
+    /// The connections, each with its verdict.
+    pub connections: Vec<Connection>,
+    /// Findings involving at least one of them (takeovers, mass closes, drop patterns).
+    pub findings: Vec<Finding>,
+}
+
+/// Silence, as a multiple of the keepalive, after which `overdue` names a client: MQTT lets
+/// the server close a connection whose client sent nothing for 1.5 × keepalive.
+pub const OVERDUE_RATIO: f64 = 1.5;
+
+/// Closed connections whose end is this close to a newly retired one's are correlated with
+/// it (covers the mass-close and cluster windows with room to spare).
+const CONTEXT_SPAN: Span = Span::from_secs(10);
 
 /// A full flow table evicts this fraction (1/n) of its flows at once.
 const EVICT_BATCH: usize = 64;
@@ -124,6 +183,8 @@ impl Analyzer {
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
             now: Timestamp(i64::MIN),
+            drained: 0,
+            window_findings: Vec::new(),
         }
     }
 
@@ -341,6 +402,170 @@ impl Analyzer {
             summary,
             findings,
             connections: conns,
+        }
+    }
+}
+
+/// Incremental output for a live driver: connections judged as they are retired, open
+/// sessions' keepalive state, and bounded state for runs of days. Offline analysis never
+/// calls these; `finish` gives the same verdicts over the whole capture.
+impl Analyzer {
+    /// Open connections as they stand now.
+    pub fn sessions(&self) -> impl Iterator<Item = OpenSession<'_>> {
+        self.flows
+            .values()
+            .filter(|e| matches!(e.carries, Carries::Mqtt | Carries::Tls))
+            .map(|e| OpenSession {
+                id: e.id,
+                client: e.flow.client,
+                server: e.flow.server,
+                encrypted: e.carries == Carries::Tls,
+                connect: e.session.connect(),
+                last_client_packet: e.session.last_packet(Side::Client),
+            })
+    }
+
+    /// Open sessions (TCP not closed) whose client has been silent past
+    /// `OVERDUE_RATIO` × keepalive at `now`: the broker may close them any moment.
+    pub fn overdue(&self, now: Timestamp) -> Vec<Overdue> {
+        let open_ids: FxHashSet<usize> = self
+            .flows
+            .values()
+            .filter(|e| !e.flow.closed() && e.flow.sides.iter().all(|h| h.fin.is_none()))
+            .map(|e| e.id)
+            .collect();
+        self.sessions()
+            .filter(|s| open_ids.contains(&s.id))
+            .filter_map(|s| {
+                let (_, connect) = s.connect?;
+                let last = s.last_client_packet?;
+                let ka = connect.keepalive;
+                let allowed = Span::from_secs_f64(f64::from(ka) * OVERDUE_RATIO);
+                let silent_for = now - last.ts;
+                (ka > 0 && silent_for > allowed).then(|| Overdue {
+                    id: s.id,
+                    client: s.client,
+                    server: s.server,
+                    client_id: connect.client_id.clone(),
+                    keepalive: ka,
+                    last_client_packet: last,
+                    silent_for,
+                })
+            })
+            .collect()
+    }
+
+    /// Connections retired since the last call, each judged now (as `finish` would judge
+    /// it) and correlated with the recent connections and open sessions it relates to.
+    /// They stay for `take_window`.
+    pub fn drain_closed(&mut self) -> Retired {
+        let start = self.drained;
+        self.drained = self.done.len();
+        if start == self.done.len() {
+            return Retired::default();
+        }
+        let mut thresholds = self.cfg.thresholds.clone();
+        thresholds.capture_end = self.now;
+        for c in &mut self.done[start..] {
+            c.verdict = Some(verdict::classify(c, &thresholds));
+        }
+        let fresh: FxHashSet<usize> = self.done[start..].iter().map(|c| c.id).collect();
+        let mut ctx = self.context(start);
+        let mut findings = correlate::correlate(&mut ctx, &self.cfg.windows);
+        findings.retain(|f| {
+            f.kind != FindingKind::Reconnects && f.connections.iter().any(|i| fresh.contains(i))
+        });
+        let mut connections: Vec<Connection> =
+            ctx.into_iter().filter(|c| fresh.contains(&c.id)).collect();
+        connections.sort_by_key(|c| (c.end, c.id));
+        for (d, c) in self.done[start..].iter_mut().zip(&connections) {
+            *d = c.clone();
+        }
+        self.window_findings.extend(findings.iter().cloned());
+        Retired {
+            connections,
+            findings,
+        }
+    }
+
+    /// The connections retired since `start` and those they may relate to: earlier ones
+    /// of the same client ids or ending near them, and open sessions of the same client ids.
+    fn context(&mut self, start: usize) -> Vec<Connection> {
+        self.done[start..].sort_by_key(|c| (c.end, c.id));
+        let fresh = &self.done[start..];
+        let ids: FxHashSet<&str> = fresh
+            .iter()
+            .filter_map(|c| c.client_id.as_deref())
+            .collect();
+        let first = fresh.iter().map(|c| c.end).min().unwrap_or_default();
+        let near = |c: &Connection| {
+            c.end + CONTEXT_SPAN >= first || c.client_id.as_deref().is_some_and(|i| ids.contains(i))
+        };
+        let mut ctx: Vec<Connection> = self.done[..start]
+            .iter()
+            .filter(|c| near(c))
+            .cloned()
+            .collect();
+        ctx.extend(fresh.iter().cloned());
+        for e in self.flows.values() {
+            let Some((at, connect)) = e.session.connect() else {
+                continue;
+            };
+            if ids.contains(connect.client_id.as_str()) {
+                let mut stub = Connection::build(e.id, &e.flow, None, false);
+                stub.client_id = Some(connect.client_id.clone());
+                stub.connect = Some(at);
+                stub.clean_session = Some(connect.clean_session);
+                ctx.push(stub);
+            }
+        }
+        ctx.sort_by_key(|c| (c.start, c.id));
+        ctx
+    }
+
+    /// Retires every flow that is closed, without waiting for its linger (at shutdown).
+    pub fn retire_closed(&mut self) {
+        let closed: Vec<Key> = self
+            .flows
+            .iter()
+            .filter(|(_, e)| e.flow.closed())
+            .map(|(k, _)| *k)
+            .collect();
+        for k in closed {
+            self.retire(k);
+        }
+    }
+
+    /// Retires flows with no packet for `idle`; returns how many.
+    pub fn evict_idle(&mut self, idle: Span) -> usize {
+        let now = self.now;
+        let quiet: Vec<Key> = self
+            .flows
+            .iter()
+            .filter(|(_, e)| now - e.flow.last.ts > idle)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &quiet {
+            self.retire(*k);
+        }
+        quiet.len()
+    }
+
+    /// The connections `drain_closed` handed out since the last call and their findings,
+    /// as an `Analysis` of that window; they are forgotten, which bounds a long run's memory.
+    pub fn take_window(&mut self, captures: Vec<String>) -> Analysis {
+        let end = self.drained;
+        let mut connections: Vec<Connection> = self.done.drain(..end).collect();
+        connections.sort_by_key(|c| (c.start, c.id));
+        self.drained = 0;
+        let findings = std::mem::take(&mut self.window_findings);
+        Analysis {
+            captures,
+            stats: self.stats.clone(),
+            warnings: Vec::new(),
+            summary: correlate::summarize(&connections),
+            findings,
+            connections,
         }
     }
 }

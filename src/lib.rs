@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod analyzer;
 pub mod correlate;
 pub mod decode;
+pub mod live;
 pub mod mqtt;
 pub mod report;
 pub mod session;

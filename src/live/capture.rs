@@ -1,0 +1,348 @@
+//! The live source: libpcap on an interface, read by one blocking thread that hands batches
+//! of frames to the tokio side over a bounded channel.
+//!
+//! Why a thread and not pcap's `capture-stream`: the stream wakes the reactor once per packet
+//! and copies each into its own allocation; the thread drains libpcap in a tight loop, packs
+//! many frames into one buffer per batch, and owns the `Capture` (which is not `Sync`) so it
+//! can also read `Capture::stats` without locking. The bounded channel is the backpressure:
+//! when analysis falls behind, the thread blocks, libpcap's buffer fills and the kernel's drop
+//! counter (reported in metrics) says so.
+
+use crate::source::Frame;
+use crate::time::Timestamp;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Frames per batch before it is sent.
+const BATCH_FRAMES: usize = 512;
+/// A batch is sent at least this often while packets keep arriving.
+const BATCH_AGE: Duration = Duration::from_millis(20);
+/// How long the thread waits on the capture descriptor before it checks whether it should
+/// stop. libpcap's own read timeout does not start until a first packet arrives, so a
+/// quiet interface would block a blocking read forever; the capture runs nonblocking and
+/// the thread polls its descriptor instead.
+const POLL_MS: i32 = 50;
+/// Batches in flight between the capture thread and the analysis.
+const CHANNEL_BATCHES: usize = 64;
+
+/// What to capture.
+#[derive(Debug, Clone)]
+pub struct CaptureSpec {
+    /// Interface name.
+    pub interface: String,
+    /// BPF filter.
+    pub filter: String,
+    /// libpcap buffer size, bytes.
+    pub buffer_size: i32,
+    /// Snapshot length, bytes.
+    pub snaplen: i32,
+}
+
+/// Why the capture could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// No CAP_NET_RAW (or not root).
+    #[error(
+        "no permission to capture on {interface}: run as root or give the binary CAP_NET_RAW \
+         (sudo setcap cap_net_raw,cap_net_admin=eip $(which dropscope)) [{reason}]"
+    )]
+    Permission {
+        /// The interface.
+        interface: String,
+        /// libpcap's words.
+        reason: String,
+    },
+    /// The interface does not exist or cannot capture.
+    #[error("cannot capture on {interface}: {reason}")]
+    Device {
+        /// The interface.
+        interface: String,
+        /// libpcap's words.
+        reason: String,
+    },
+    /// The BPF filter did not compile.
+    #[error("bad filter {filter:?}: {reason}")]
+    BadFilter {
+        /// The filter text.
+        filter: String,
+        /// libpcap's words.
+        reason: String,
+    },
+}
+
+/// libpcap's own counters, updated by the capture thread.
+#[derive(Debug, Default)]
+pub struct PcapCounters {
+    /// Packets received by the filter.
+    pub received: AtomicU64,
+    /// Packets dropped because libpcap's buffer was full.
+    pub dropped: AtomicU64,
+    /// Packets dropped by the interface or driver.
+    pub if_dropped: AtomicU64,
+}
+
+/// Frames read from the interface, packed into one buffer.
+pub struct Batch {
+    linktype: u32,
+    bytes: Vec<u8>,
+    frames: Vec<Meta>,
+}
+
+struct Meta {
+    number: u64,
+    ts: Timestamp,
+    start: usize,
+    len: usize,
+    wire_len: u32,
+}
+
+impl Batch {
+    fn new(linktype: u32) -> Batch {
+        Batch {
+            linktype,
+            bytes: Vec::with_capacity(64 * 1024),
+            frames: Vec::with_capacity(BATCH_FRAMES),
+        }
+    }
+
+    fn push(&mut self, number: u64, header: &pcap::PacketHeader, data: &[u8]) {
+        let ts = Timestamp::from_parts(header.ts.tv_sec, header.ts.tv_usec * 1000);
+        self.frames.push(Meta {
+            number,
+            ts,
+            start: self.bytes.len(),
+            len: data.len(),
+            wire_len: header.len,
+        });
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// The frames, borrowed from the batch.
+    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
+        self.frames.iter().map(|m| Frame {
+            number: m.number,
+            ts: m.ts,
+            linktype: self.linktype,
+            data: &self.bytes[m.start..m.start + m.len],
+            wire_len: m.wire_len,
+        })
+    }
+
+    /// How many frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether it holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+/// A running capture: its batches, counters and link type.
+pub struct Live {
+    /// Batches of frames; closes when the capture thread ends.
+    pub batches: mpsc::Receiver<Batch>,
+    /// libpcap's counters.
+    pub counters: Arc<PcapCounters>,
+    /// The interface's link type (LINKTYPE_ value).
+    pub linktype: u32,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Live {
+    /// Asks the capture thread to stop; `batches` closes once it has.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the capture thread (it stops within one read timeout of `stop`).
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Opens the interface and starts the capture thread.
+pub fn start(spec: &CaptureSpec) -> Result<Live, CaptureError> {
+    let cap = open(spec)?;
+    let linktype = cap.get_datalink().0 as u32;
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let counters = Arc::new(PcapCounters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = Reader {
+        cap,
+        tx,
+        counters: counters.clone(),
+        stop: stop.clone(),
+        linktype,
+    };
+    let thread = std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || reader.run())
+        .map_err(|e| CaptureError::Device {
+            interface: spec.interface.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Live {
+        batches: rx,
+        counters,
+        linktype,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+fn open(spec: &CaptureSpec) -> Result<pcap::Capture<pcap::Active>, CaptureError> {
+    let device = |e: pcap::Error| classify_open_error(&spec.interface, e);
+    let mut cap = pcap::Capture::from_device(spec.interface.as_str())
+        .map_err(device)?
+        .immediate_mode(true)
+        .buffer_size(spec.buffer_size)
+        .snaplen(spec.snaplen)
+        .open()
+        .and_then(|c| c.setnonblock())
+        .map_err(device)?;
+    cap.filter(&spec.filter, true)
+        .map_err(|e| CaptureError::BadFilter {
+            filter: spec.filter.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(cap)
+}
+
+/// Maps libpcap's activation errors to what the user must do.
+fn classify_open_error(interface: &str, e: pcap::Error) -> CaptureError {
+    let reason = e.to_string();
+    let lower = reason.to_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        CaptureError::Permission {
+            interface: interface.into(),
+            reason,
+        }
+    } else {
+        CaptureError::Device {
+            interface: interface.into(),
+            reason,
+        }
+    }
+}
+
+struct Reader {
+    cap: pcap::Capture<pcap::Active>,
+    tx: mpsc::Sender<Batch>,
+    counters: Arc<PcapCounters>,
+    stop: Arc<AtomicBool>,
+    linktype: u32,
+}
+
+impl Reader {
+    /// Reads until told to stop: a batch is sent when full, when old, or as soon as libpcap
+    /// has nothing more right now; then the thread waits on the descriptor.
+    fn run(mut self) {
+        let mut number = 0u64;
+        let mut batch = Batch::new(self.linktype);
+        let mut since = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let idle = match self.cap.next_packet() {
+                Ok(p) => {
+                    number += 1;
+                    batch.push(number, p.header, p.data);
+                    false
+                }
+                Err(pcap::Error::TimeoutExpired) => true,
+                Err(e) => {
+                    eprintln!("dropscope: capture stopped: {e}");
+                    break;
+                }
+            };
+            let due = idle || batch.len() >= BATCH_FRAMES || since.elapsed() >= BATCH_AGE;
+            if due && !batch.is_empty() {
+                let sent = std::mem::replace(&mut batch, Batch::new(self.linktype));
+                if !self.send(sent) {
+                    return;
+                }
+                since = Instant::now();
+            }
+            if idle {
+                self.publish_stats();
+                self.wait_readable();
+            }
+        }
+        self.publish_stats();
+        if !batch.is_empty() {
+            self.send(batch);
+        }
+    }
+
+    /// Hands a batch over; false when the analysis side is gone.
+    fn send(&self, batch: Batch) -> bool {
+        self.tx.blocking_send(batch).is_ok()
+    }
+
+    fn wait_readable(&self) {
+        let mut fd = libc::pollfd {
+            fd: self.cap.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call; the descriptor is the
+        // capture's own and stays open while `self.cap` lives.
+        unsafe { libc::poll(&mut fd, 1, POLL_MS) };
+    }
+
+    fn publish_stats(&mut self) {
+        if let Ok(s) = self.cap.stats() {
+            let c = &self.counters;
+            c.received.store(u64::from(s.received), Ordering::Relaxed);
+            c.dropped.store(u64::from(s.dropped), Ordering::Relaxed);
+            c.if_dropped
+                .store(u64::from(s.if_dropped), Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_are_told_apart() {
+        let e = pcap::Error::PcapError(
+            "eth0: You don't have permission to perform this capture on that device".into(),
+        );
+        assert!(matches!(
+            classify_open_error("eth0", e),
+            CaptureError::Permission { .. }
+        ));
+        let e = pcap::Error::PcapError("nope0: No such device exists".into());
+        assert!(matches!(
+            classify_open_error("nope0", e),
+            CaptureError::Device { .. }
+        ));
+    }
+
+    #[test]
+    fn batches_hand_frames_back_in_order() {
+        let mut b = Batch::new(1);
+        let h = |len| pcap::PacketHeader {
+            ts: libc::timeval {
+                tv_sec: 10,
+                tv_usec: 5,
+            },
+            caplen: len,
+            len: len + 1,
+        };
+        b.push(1, &h(3), &[1, 2, 3]);
+        b.push(2, &h(2), &[4, 5]);
+        let frames: Vec<_> = b.frames().collect();
+        assert_eq!(frames[1].data, &[4, 5]);
+        assert_eq!(frames[1].wire_len, 3);
+        assert_eq!(frames[0].ts, Timestamp::from_parts(10, 5000));
+    }
+}

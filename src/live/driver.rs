@@ -1,0 +1,285 @@
+//! The driver's state between ticks: the analyzer, the sinks, what was already announced.
+
+use super::capture::{Batch, PcapCounters};
+use super::events::{Event, EventSink};
+use super::metrics::{CauseLabels, KindLabels, Metrics, raise_to};
+use super::ring::{self, Ring};
+use super::{LiveError, LiveOptions, wall_now};
+use crate::Analysis;
+use crate::analyzer::{Analyzer, Retired};
+use crate::session::Connection;
+use crate::time::{Span, Timestamp};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Time a closed flow may take to be retired (linger plus a sweep), kept in the ring on top
+/// of the kept seconds so a retired connection's packets are all still there.
+const RETIREMENT_SLACK: Span = Span::from_secs(40);
+
+/// The live driver's state.
+pub struct Driver {
+    analyzer: Analyzer,
+    events: EventSink,
+    metrics: Arc<Metrics>,
+    ring: Option<Ring>,
+    report_dir: Option<PathBuf>,
+    interface: String,
+    flow_idle: Span,
+    /// Connections announced as opened and not closed yet.
+    opened: FxHashSet<usize>,
+    /// Overdue connections announced, with the client frame their silence started at.
+    overdue: FxHashMap<usize, u64>,
+    /// Caps already reported on stderr.
+    caps_told: FxHashSet<&'static str>,
+    window_start: Timestamp,
+}
+
+impl Driver {
+    /// A driver over `analyzer`, with the sinks `opts` asks for.
+    pub fn new(
+        opts: &LiveOptions,
+        analyzer: Analyzer,
+        metrics: Arc<Metrics>,
+        linktype: u32,
+    ) -> Result<Driver, LiveError> {
+        let out: Box<dyn Write + Send> = match &opts.events {
+            Some(p) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).map_err(LiveError::output(p.display().to_string()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        for dir in opts.report_dir.iter().chain(&opts.keep_dir) {
+            ring::check_dir(dir).map_err(LiveError::output(dir.display().to_string()))?;
+        }
+        let ring = opts.keep_dir.as_ref().map(|dir| {
+            let retention = Span(opts.keep.0 + RETIREMENT_SLACK.0);
+            Ring::new(dir.clone(), linktype, opts.keep, retention, opts.ring_bytes)
+        });
+        Ok(Driver {
+            analyzer,
+            events: EventSink::new(out),
+            metrics,
+            ring,
+            report_dir: opts.report_dir.clone(),
+            interface: opts.capture.interface.clone(),
+            flow_idle: opts.flow_idle,
+            opened: FxHashSet::default(),
+            overdue: FxHashMap::default(),
+            caps_told: FxHashSet::default(),
+            window_start: wall_now(),
+        })
+    }
+
+    /// Takes a batch of frames.
+    pub fn batch(&mut self, b: &Batch) {
+        for f in b.frames() {
+            if let Some(r) = self.ring.as_mut() {
+                r.push(&f);
+            }
+            self.analyzer.push(&f);
+        }
+        self.metrics.frames.inc_by(b.len() as u64);
+    }
+
+    /// The clock reached `now`: emits what happened since the last tick.
+    pub fn tick(&mut self, now: Timestamp, pcap: &PcapCounters) -> Result<(), LiveError> {
+        self.analyzer.advance(now);
+        if let Some(r) = self.ring.as_mut() {
+            r.expire(now);
+        }
+        self.announce_opened(now)?;
+        self.announce_overdue(now)?;
+        let retired = self.analyzer.drain_closed();
+        self.announce_retired(&retired, now)?;
+        self.events.flush().map_err(events_error)?;
+        self.update_gauges(pcap);
+        Ok(())
+    }
+
+    fn announce_opened(&mut self, now: Timestamp) -> Result<(), LiveError> {
+        for s in self.analyzer.sessions() {
+            if (s.connect.is_some() || s.encrypted) && self.opened.insert(s.id) {
+                let time = s.connect.map_or(now, |(at, _)| at.ts);
+                self.events
+                    .write(&Event::opened(&s, time))
+                    .map_err(events_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn announce_overdue(&mut self, now: Timestamp) -> Result<(), LiveError> {
+        for o in self.analyzer.overdue(now) {
+            if self.overdue.insert(o.id, o.last_client_packet.frame)
+                == Some(o.last_client_packet.frame)
+            {
+                continue;
+            }
+            self.metrics.keepalive_overdue.inc();
+            self.events
+                .write(&Event::overdue(&o, now))
+                .map_err(events_error)?;
+        }
+        Ok(())
+    }
+
+    fn announce_retired(&mut self, r: &Retired, now: Timestamp) -> Result<(), LiveError> {
+        for c in &r.connections {
+            self.opened.remove(&c.id);
+            self.overdue.remove(&c.id);
+            self.count_closed(c);
+            let kept = self.keep(c);
+            self.events
+                .write(&Event::closed(c, kept))
+                .map_err(events_error)?;
+        }
+        for f in &r.findings {
+            let kind = serde_json::to_value(f.kind).ok();
+            let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("unknown");
+            self.metrics
+                .findings
+                .get_or_create(&KindLabels { kind: kind.into() })
+                .inc();
+            self.events
+                .write(&Event::finding(f, now))
+                .map_err(events_error)?;
+        }
+        Ok(())
+    }
+
+    fn count_closed(&self, c: &Connection) {
+        let Some(v) = &c.verdict else { return };
+        let labels = CauseLabels {
+            cause: v.cause.name().into(),
+            layer: v.layer.map_or("unknown", |l| l.name()).into(),
+        };
+        self.metrics.connections.get_or_create(&labels).inc();
+        if v.cause.is_drop() {
+            self.metrics.drops.get_or_create(&labels).inc();
+        }
+        self.metrics
+            .keepalive_misses
+            .inc_by(c.keepalive_misses.len() as u64);
+        self.metrics.retransmissions.inc_by(c.retransmissions);
+    }
+
+    /// Writes a dropped connection's packets; the path, if written.
+    fn keep(&self, c: &Connection) -> Option<String> {
+        let ring = self.ring.as_ref()?;
+        c.verdict.as_ref().filter(|v| v.cause.is_drop())?;
+        match ring.write(c) {
+            Ok(path) => {
+                self.metrics.kept_files.inc();
+                Some(path.display().to_string())
+            }
+            Err(e) => {
+                eprintln!("dropscope: keeping packets of connection {}: {e}", c.id);
+                None
+            }
+        }
+    }
+
+    fn update_gauges(&mut self, pcap: &PcapCounters) {
+        let m = &self.metrics;
+        m.open_connections.set(self.opened.len() as i64);
+        m.open_flows.set(self.analyzer.open_flows() as i64);
+        let stats = self.analyzer.stats();
+        let ring_evicted = self.ring.as_ref().map_or(0, |r| r.evicted());
+        let caps = [
+            (
+                "pcap_received",
+                &m.pcap_received,
+                pcap.received.load(Ordering::Relaxed),
+            ),
+            (
+                "pcap_dropped",
+                &m.pcap_dropped,
+                pcap.dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "pcap_if_dropped",
+                &m.pcap_if_dropped,
+                pcap.if_dropped.load(Ordering::Relaxed),
+            ),
+            ("flows_evicted", &m.flows_evicted, stats.flows_evicted),
+            (
+                "reassembly_cap_hits",
+                &m.reassembly_cap_hits,
+                stats.reassembly_cap_hits,
+            ),
+            ("ring_evicted", &m.ring_evicted, ring_evicted),
+        ];
+        for (name, counter, value) in caps {
+            raise_to(counter, value);
+            if name != "pcap_received" && value > 0 && self.caps_told.insert(name) {
+                eprintln!(
+                    "dropscope: warning: cap hit: {name} = {value} (see the metrics for its count)"
+                );
+            }
+        }
+    }
+
+    /// Retires flows idle past `--flow-idle` (emitted at the next tick).
+    pub fn evict_idle(&mut self) {
+        let n = self.analyzer.evict_idle(self.flow_idle);
+        self.metrics.flows_idle_evicted.inc_by(n as u64);
+    }
+
+    /// Writes the report of the window that just ended, and forgets its connections.
+    pub fn report_window(&mut self) -> Result<(), LiveError> {
+        let now = wall_now();
+        let window = self.analyzer.take_window(vec![self.interface.clone()]);
+        let name = format!("window-{}-{}.json", secs(self.window_start), secs(now));
+        self.window_start = now;
+        write_report(self.report_dir.as_deref(), &name, &window)
+    }
+
+    /// At shutdown: emits connections that closed but had not been retired yet, then writes
+    /// the final report (the last window and the connections still open).
+    pub fn finish(mut self, pcap: &PcapCounters) -> Result<(), LiveError> {
+        let now = wall_now();
+        self.analyzer.advance(now);
+        self.analyzer.retire_closed();
+        self.tick(now, pcap)?;
+        let frames = self.metrics.frames.get();
+        let name = format!("final-{}-{}.json", secs(self.window_start), secs(now));
+        let analysis = self
+            .analyzer
+            .finish(vec![self.interface], Vec::new(), frames);
+        eprintln!(
+            "dropscope: stopped; {} events, libpcap received {} dropped {}",
+            self.events.written(),
+            pcap.received.load(Ordering::Relaxed),
+            pcap.dropped.load(Ordering::Relaxed)
+        );
+        write_report(self.report_dir.as_deref(), &name, &analysis)
+    }
+}
+
+/// Writes one report as JSON into `dir`, if reports are asked for.
+fn write_report(dir: Option<&Path>, name: &str, a: &Analysis) -> Result<(), LiveError> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let path = dir.join(name);
+    let what = path.display().to_string();
+    let file = std::fs::File::create(&path).map_err(LiveError::output(what.clone()))?;
+    let mut out = std::io::BufWriter::new(file);
+    crate::report::write_json(a, &mut out)
+        .and_then(|_| out.flush())
+        .map_err(LiveError::output(what))
+}
+
+fn secs(t: Timestamp) -> i64 {
+    t.0.div_euclid(1_000_000_000)
+}
+
+fn events_error(e: std::io::Error) -> LiveError {
+    LiveError::Output {
+        what: "events".into(),
+        source: e,
+    }
+}
