@@ -232,7 +232,7 @@ impl Driver {
     pub fn report_window(&mut self) -> Result<(), LiveError> {
         let now = wall_now();
         let window = self.analyzer.take_window(vec![self.interface.clone()]);
-        let name = format!("window-{}-{}.json", secs(self.window_start), secs(now));
+        let name = format!("window-{}-{}", secs(self.window_start), secs(now));
         self.window_start = now;
         write_report(self.report_dir.as_deref(), &name, &window)
     }
@@ -245,7 +245,7 @@ impl Driver {
         self.analyzer.retire_closed();
         self.tick(now, pcap)?;
         let frames = self.metrics.frames.get();
-        let name = format!("final-{}-{}.json", secs(self.window_start), secs(now));
+        let name = format!("final-{}-{}", secs(self.window_start), secs(now));
         let analysis = self
             .analyzer
             .finish(vec![self.interface], Vec::new(), frames);
@@ -259,18 +259,29 @@ impl Driver {
     }
 }
 
-/// Writes one report as JSON into `dir`, if reports are asked for.
+/// Writes one report into `dir/name/`, if reports are asked for: `analysis.json` (as
+/// `analyze --format json` prints it), the SVG charts and their `index.html`.
 fn write_report(dir: Option<&Path>, name: &str, a: &Analysis) -> Result<(), LiveError> {
     let Some(dir) = dir else {
         return Ok(());
     };
     let path = dir.join(name);
     let what = path.display().to_string();
-    let file = std::fs::File::create(&path).map_err(LiveError::output(what.clone()))?;
-    let mut out = std::io::BufWriter::new(file);
-    crate::report::write_json(a, &mut out)
-        .and_then(|_| out.flush())
-        .map_err(LiveError::output(what))
+    write_report_files(&path, a).map_err(LiveError::output(what))
+}
+
+fn write_report_files(dir: &Path, a: &Analysis) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut json = std::io::BufWriter::new(std::fs::File::create(dir.join("analysis.json"))?);
+    crate::report::write_json(a, &mut json)?;
+    json.flush()?;
+    let charts = crate::report::svg::charts(a)?;
+    for c in &charts {
+        std::fs::write(dir.join(c.file), &c.svg)?;
+    }
+    let mut index = std::io::BufWriter::new(std::fs::File::create(dir.join("index.html"))?);
+    crate::report::write_index(a, &charts, &mut index)?;
+    index.flush()
 }
 
 fn secs(t: Timestamp) -> i64 {
