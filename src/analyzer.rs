@@ -242,41 +242,20 @@ impl Analyzer {
 
     fn segment(&mut self, seg: &Segment<'_>, at: FrameRef) {
         let k = key(seg);
-        if let Some(e) = self.flows.get(&k)
-            && e.flow.is_new_connection(seg)
+        // The common case, a segment of a known connection, costs one lookup.
+        if let Some(e) = self.flows.get_mut(&k)
+            && !e.flow.is_new_connection(seg)
         {
+            feed(e, seg, at);
+            return;
+        }
+        if self.flows.contains_key(&k) {
             self.retire(k);
         }
-        if !self.flows.contains_key(&k) {
-            self.open(k, seg, at);
+        self.open(k, seg, at);
+        if let Some(e) = self.flows.get_mut(&k) {
+            feed(e, seg, at);
         }
-        let Some(e) = self.flows.get_mut(&k) else {
-            return;
-        };
-        if e.carries == Carries::Other {
-            e.flow.last = at;
-            return;
-        }
-        if e.carries == Carries::Undecided && !seg.payload.is_empty() {
-            let from_client = e.flow.side_of(seg) == Side::Client;
-            e.carries = if from_client && looks_like_connect(seg.payload) {
-                Carries::Mqtt
-            } else {
-                Carries::Other
-            };
-        }
-        let Entry {
-            flow,
-            session,
-            carries,
-            ..
-        } = e;
-        let parse = *carries == Carries::Mqtt;
-        flow.on_segment(seg, at, &mut |ev: StreamEvent<'_>| {
-            if parse || matches!(ev, StreamEvent::Tcp(_)) {
-                session.on_event(ev);
-            }
-        });
     }
 
     fn open(&mut self, k: Key, seg: &Segment<'_>, at: FrameRef) {
@@ -568,4 +547,32 @@ impl Analyzer {
             connections,
         }
     }
+}
+
+/// Hands one segment to its flow, and the flow's stream events to the MQTT session.
+fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef) {
+    if e.carries == Carries::Other {
+        e.flow.last = at;
+        return;
+    }
+    if e.carries == Carries::Undecided && !seg.payload.is_empty() {
+        let from_client = e.flow.side_of(seg) == Side::Client;
+        e.carries = if from_client && looks_like_connect(seg.payload) {
+            Carries::Mqtt
+        } else {
+            Carries::Other
+        };
+    }
+    let Entry {
+        flow,
+        session,
+        carries,
+        ..
+    } = e;
+    let parse = *carries == Carries::Mqtt;
+    flow.on_segment(seg, at, &mut |ev: StreamEvent<'_>| {
+        if parse || matches!(ev, StreamEvent::Tcp(_)) {
+            session.on_event(ev);
+        }
+    });
 }
