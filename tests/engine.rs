@@ -1,0 +1,161 @@
+//! End-to-end checks of the capture engine through the real binary: frame numbers equal
+//! Wireshark's (also under a BPF filter), gzip and rotated sets read like the plain file,
+//! and TLS connections are tracked at the TCP level only.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn analyze(args: &[&str], inputs: &[&Path]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_dropscope"))
+        .args(["analyze", "--format", "json"])
+        .args(args)
+        .args(inputs)
+        .output()
+        .expect("run dropscope");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn conns(v: &Value) -> &Vec<Value> {
+    v["connections"].as_array().unwrap()
+}
+
+/// Frame numbers from shared/captures-public/PROVENANCE.md (tshark's): in zeek-mqtt.pcap
+/// the second stream's CONNECT is frame 8, its CONNACK frame 10, its DISCONNECT frame 9.
+#[test]
+fn frame_numbers_are_wiresharks() {
+    let zeek = root().join("../shared/captures-public/zeek-mqtt.pcap");
+    let a = analyze(&[], &[&zeek]);
+    let c = conns(&a)
+        .iter()
+        .find(|c| c["client"] == "10.0.1.4:49330")
+        .unwrap();
+    assert_eq!(c["connect"]["frame"], 8);
+    assert_eq!(c["connack"]["frame"], 10);
+    assert_eq!(c["disconnect"]["frame"], 9);
+}
+
+/// A BPF filter drops frames after they are numbered: the connections that pass keep the
+/// same frame numbers as without the filter.
+#[test]
+fn filter_keeps_frame_numbers() {
+    let cap = root().join("captures/takeover-v311.pcap");
+    let all = analyze(&[], &[&cap]);
+    let first = &conns(&all)[0];
+    let port = first["client"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let filtered = analyze(&["--filter", &format!("tcp port {port}")], &[&cap]);
+    assert_eq!(conns(&filtered).len(), 1);
+    let f = &conns(&filtered)[0];
+    for key in ["first_frame", "last_frame", "connect", "connack", "tcp_end"] {
+        assert_eq!(f[key], first[key], "{key}");
+    }
+    assert_eq!(filtered["stats"]["frames"], all["stats"]["frames"]);
+    assert!(
+        filtered["stats"]["frames_analyzed"].as_u64() < all["stats"]["frames_analyzed"].as_u64()
+    );
+}
+
+/// A gzip-compressed capture gives the same analysis as the plain one.
+#[test]
+fn gzip_capture_reads_like_the_plain_one() {
+    let cap = root().join("captures/keepalive-stalled.pcap");
+    let dir = std::env::temp_dir().join(format!("dropscope-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gz = dir.join("keepalive-stalled.pcap.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&cap).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let plain = analyze(&[], &[&cap]);
+    let zipped = analyze(&[], &[&gz]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(conns(&plain), conns(&zipped));
+    assert_eq!(plain["stats"]["frames"], zipped["stats"]["frames"]);
+}
+
+/// A rotated capture (a directory of files) is one timeline: connections that span files
+/// are single connections, and the frames add up across files.
+#[test]
+fn rotated_directory_is_one_timeline() {
+    let dir = root().join("captures/format-rotated");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2);
+    let whole = analyze(&[], &[&dir]);
+    let per_file: u64 = files
+        .iter()
+        .map(|f| analyze(&[], &[f])["stats"]["frames"].as_u64().unwrap())
+        .sum();
+    assert_eq!(whole["stats"]["frames"].as_u64().unwrap(), per_file);
+    let spanning = conns(&whole)
+        .iter()
+        .filter(|c| c["syn_seen"] == true && c["tcp_end"].is_object())
+        .count();
+    assert!(spanning >= 1, "a connection from SYN to close across files");
+    let mut clients: Vec<&str> = conns(&whole)
+        .iter()
+        .map(|c| c["client"].as_str().unwrap())
+        .collect();
+    let n = clients.len();
+    clients.sort();
+    clients.dedup();
+    assert_eq!(
+        clients.len(),
+        n,
+        "no connection split in two at a file boundary"
+    );
+}
+
+/// On a TLS port, connections are tracked and marked encrypted, and no byte is read as MQTT.
+#[test]
+fn tls_ports_are_tracked_at_the_tcp_level() {
+    let cap = root().join("captures/format-port18830.pcap");
+    let plain = analyze(&["--port", "18830"], &[&cap]);
+    let tls = analyze(&["--tls-port", "18830"], &[&cap]);
+    assert_eq!(conns(&plain).len(), conns(&tls).len());
+    for c in conns(&tls) {
+        assert_eq!(c["encrypted"], true);
+        assert_eq!(c["client_id"], Value::Null);
+        assert!(c["packets"].as_object().unwrap().values().all(|n| n == 0));
+        assert!(c["tcp_end"].is_object());
+        let hints = c["verdict"]["hints"].as_array().unwrap();
+        assert!(hints.iter().any(|h| h.as_str().unwrap().contains("TLS")));
+    }
+}
+
+/// MQTT on a port nobody named is found by its CONNECT, with the same packets as when the
+/// port is given.
+#[test]
+fn mqtt_is_detected_on_any_port_by_its_connect() {
+    let cap = root().join("captures/format-port18830.pcap");
+    let named = analyze(&["--port", "18830"], &[&cap]);
+    let detected = analyze(&[], &[&cap]);
+    assert_eq!(conns(&named).len(), 2);
+    let packets = |v: &Value| {
+        conns(v)
+            .iter()
+            .map(|c| c["packets"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(packets(&named), packets(&detected));
+}
