@@ -165,6 +165,12 @@ pub const OVERDUE_RATIO: f64 = 1.5;
 /// Closed connections whose end is this close to a newly retired one's are correlated with
 /// it (covers the mass-close and cluster windows with room to spare).
 const CONTEXT_SPAN: Span = Span::from_secs(10);
+/// Earlier connections of one client id correlated with a newly retired one: enough for the
+/// drop patterns (they need 3 drops), bounded for a client that reconnects all day.
+const CONTEXT_PER_CLIENT: usize = 16;
+/// Earlier connections ending near a newly retired one that are correlated with it: a mass
+/// close of more is still named, from the connections that retire together.
+const CONTEXT_NEAR_MAX: usize = 1024;
 
 /// A full flow table evicts this fraction (1/n) of its flows at once.
 const EVICT_BATCH: usize = 64;
@@ -407,24 +413,20 @@ impl Analyzer {
     /// Open sessions (TCP not closed) whose client has been silent past
     /// `OVERDUE_RATIO` × keepalive at `now`: the broker may close them any moment.
     pub fn overdue(&self, now: Timestamp) -> Vec<Overdue> {
-        let open_ids: FxHashSet<usize> = self
-            .flows
+        self.flows
             .values()
-            .filter(|e| !e.flow.closed() && e.flow.sides.iter().all(|h| h.fin.is_none()))
-            .map(|e| e.id)
-            .collect();
-        self.sessions()
-            .filter(|s| open_ids.contains(&s.id))
-            .filter_map(|s| {
-                let (_, connect) = s.connect?;
-                let last = s.last_client_packet?;
+            .filter(|e| e.carries == Carries::Mqtt && e.flow.sides.iter().all(|h| h.fin.is_none()))
+            .filter(|e| !e.flow.closed())
+            .filter_map(|e| {
+                let (_, connect) = e.session.connect()?;
+                let last = e.session.last_packet(Side::Client)?;
                 let ka = connect.keepalive;
                 let allowed = Span::from_secs_f64(f64::from(ka) * OVERDUE_RATIO);
                 let silent_for = now - last.ts;
                 (ka > 0 && silent_for > allowed).then(|| Overdue {
-                    id: s.id,
-                    client: s.client,
-                    server: s.server,
+                    id: e.id,
+                    client: e.flow.client,
+                    server: e.flow.server,
                     client_id: connect.client_id.clone(),
                     keepalive: ka,
                     last_client_packet: last,
@@ -477,14 +479,22 @@ impl Analyzer {
             .filter_map(|c| c.client_id.as_deref())
             .collect();
         let first = fresh.iter().map(|c| c.end).min().unwrap_or_default();
-        let near = |c: &Connection| {
-            c.end + CONTEXT_SPAN >= first || c.client_id.as_deref().is_some_and(|i| ids.contains(i))
-        };
-        let mut ctx: Vec<Connection> = self.done[..start]
-            .iter()
-            .filter(|c| near(c))
-            .cloned()
-            .collect();
+        let mut per_id: FxHashMap<&str, usize> = FxHashMap::default();
+        let mut near = 0;
+        let mut ctx: Vec<Connection> = Vec::new();
+        for c in self.done[..start].iter().rev() {
+            let same_id = c.client_id.as_deref().filter(|i| ids.contains(i));
+            let by_id = same_id.is_some_and(|i| {
+                let n = per_id.entry(i).or_default();
+                *n += 1;
+                *n <= CONTEXT_PER_CLIENT
+            });
+            let by_time = c.end + CONTEXT_SPAN >= first && near < CONTEXT_NEAR_MAX;
+            near += usize::from(by_time);
+            if by_id || by_time {
+                ctx.push(c.clone());
+            }
+        }
         ctx.extend(fresh.iter().cloned());
         for e in self.flows.values() {
             let Some((at, connect)) = e.session.connect() else {

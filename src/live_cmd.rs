@@ -112,6 +112,11 @@ fn span(d: Duration) -> Span {
     Span::from_secs_f64(d.as_secs_f64())
 }
 
+/// Timeline entries kept per connection from its start and before its end. Verdicts read
+/// facts, not the timeline; a window's report only draws it, so live keeps a short one and a
+/// window of many connections stays small.
+const LIVE_TIMELINE: (usize, usize) = (16, 32);
+
 fn config(args: &LiveArgs) -> Config {
     let mut cfg = Config::default();
     cfg.mqtt_ports.extend(&args.ports);
@@ -119,6 +124,7 @@ fn config(args: &LiveArgs) -> Config {
     cfg.max_flows = args.max_flows.max(1);
     cfg.reassembly_cap = args.reassembly_cap;
     cfg.linger = span(args.linger);
+    cfg.timeline = LIVE_TIMELINE;
     cfg
 }
 

@@ -555,3 +555,22 @@ fn live_capture_reports_drops_as_they_happen() {
     check_same_as_offline(&lab, &evs);
     check_reports(&lab.dir.join("reports"));
 }
+
+#[test]
+fn without_capture_rights_it_says_so_and_exits_3() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    if !root || !has_setpriv {
+        println!("skipped: needs root (to drop to nobody) and setpriv");
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["live", "-i", "lo"])
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
+}

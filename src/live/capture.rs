@@ -20,6 +20,10 @@ use tokio::sync::mpsc;
 const BATCH_FRAMES: usize = 512;
 /// A batch is sent at least this often while packets keep arriving.
 const BATCH_AGE: Duration = Duration::from_millis(20);
+/// Longest sleep while a batch is pending. With immediate mode libpcap's ring has fixed
+/// slots of the snapshot length (about a thousand at 64 MB and 65535 bytes), so the thread
+/// must come back often enough to empty it at a few hundred thousand packets per second.
+const NAP: Duration = Duration::from_millis(1);
 /// How long the thread waits on the capture descriptor before it checks whether it should
 /// stop. libpcap's own read timeout does not start until a first packet arrives, so a
 /// quiet interface would block a blocking read forever; the capture runs nonblocking and
@@ -242,42 +246,67 @@ struct Reader {
 }
 
 impl Reader {
-    /// Reads until told to stop: a batch is sent when full, when old, or as soon as libpcap
-    /// has nothing more right now; then the thread waits on the descriptor.
+    /// Reads until told to stop. A batch goes out when full, or once its first frame is
+    /// `BATCH_AGE` old and libpcap has nothing more right now; until then the thread naps and
+    /// lets packets gather in libpcap's buffer, so a busy link costs a wake-up per nap, not
+    /// per packet, and the analysis one per batch. With nothing pending it waits on the descriptor.
     fn run(mut self) {
         let mut number = 0u64;
         let mut batch = Batch::new(self.linktype);
         let mut since = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
-            let idle = match self.cap.next_packet() {
+            match self.cap.next_packet() {
                 Ok(p) => {
+                    if batch.is_empty() {
+                        since = Instant::now();
+                    }
                     number += 1;
                     batch.push(number, p.header, p.data);
-                    false
+                    if batch.len() >= BATCH_FRAMES && !self.flush(&mut batch) {
+                        return;
+                    }
                 }
-                Err(pcap::Error::TimeoutExpired) => true,
+                Err(pcap::Error::TimeoutExpired) => {
+                    if !self.idle(&mut batch, since) {
+                        return;
+                    }
+                }
                 Err(e) => {
                     eprintln!("dropscope: capture stopped: {e}");
                     break;
                 }
-            };
-            let due = idle || batch.len() >= BATCH_FRAMES || since.elapsed() >= BATCH_AGE;
-            if due && !batch.is_empty() {
-                let sent = std::mem::replace(&mut batch, Batch::new(self.linktype));
-                if !self.send(sent) {
-                    return;
-                }
-                since = Instant::now();
-            }
-            if idle {
-                self.publish_stats();
-                self.wait_readable();
             }
         }
         self.publish_stats();
-        if !batch.is_empty() {
-            self.send(batch);
+        self.flush(&mut batch);
+    }
+
+    /// libpcap has nothing right now: send an old enough batch, or wait. False to stop.
+    fn idle(&mut self, batch: &mut Batch, since: Instant) -> bool {
+        if batch.is_empty() {
+            self.publish_stats();
+            let alive = self.wait_readable();
+            if !alive {
+                eprintln!("dropscope: capture stopped: the interface went away");
+            }
+            return alive;
         }
+        let left = BATCH_AGE.saturating_sub(since.elapsed());
+        if left.is_zero() {
+            return self.flush(batch);
+        }
+        std::thread::sleep(left.min(NAP));
+        true
+    }
+
+    /// Sends the batch (if not empty) and starts a new one; false when the analysis side
+    /// is gone.
+    fn flush(&self, batch: &mut Batch) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let sent = std::mem::replace(batch, Batch::new(self.linktype));
+        self.send(sent)
     }
 
     /// Hands a batch over; false when the analysis side is gone.
@@ -285,7 +314,9 @@ impl Reader {
         self.tx.blocking_send(batch).is_ok()
     }
 
-    fn wait_readable(&self) {
+    /// Waits until packets may be read or `POLL_MS` passed; false when the descriptor
+    /// reports an error (the interface was removed or went down).
+    fn wait_readable(&self) -> bool {
         let mut fd = libc::pollfd {
             fd: self.cap.as_raw_fd(),
             events: libc::POLLIN,
@@ -294,6 +325,7 @@ impl Reader {
         // SAFETY: one valid pollfd for the duration of the call; the descriptor is the
         // capture's own and stays open while `self.cap` lives.
         unsafe { libc::poll(&mut fd, 1, POLL_MS) };
+        fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
     }
 
     fn publish_stats(&mut self) {
