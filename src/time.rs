@@ -87,6 +87,21 @@ impl fmt::Display for Span {
     }
 }
 
+/// The proleptic Gregorian date of a day number (days since 1970-01-01).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    // Count in 400-year eras starting on 0000-03-01, so the leap day ends each year.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +119,12 @@ mod tests {
         assert_eq!(a - b, Span::from_secs_f64(2.5));
         assert_eq!((a - b).to_string(), "2.500s");
         assert_eq!(Span::from_secs(90).to_string(), "1.5m");
+    }
+
+    #[test]
+    fn dates_of_known_days() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(11_016), (2000, 2, 29));
+        assert_eq!(civil(20_780), (2026, 11, 23));
     }
 }

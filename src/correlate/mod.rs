@@ -4,7 +4,7 @@
 mod patterns;
 mod summary;
 
-pub use summary::{Summary, summarize};
+pub use summary::{Summary, reconnect_waits, summarize};
 
 use crate::FrameRef;
 use crate::session::Connection;

@@ -73,25 +73,41 @@ pub fn summarize(conns: &[Connection]) -> Summary {
     }
     let durations: Vec<f64> = conns.iter().map(|c| c.duration.as_secs_f64()).collect();
     s.duration = Stats::of(&durations);
-    // Each client's connections in start order: a connection's successor is the next one.
+    let mut waits = Vec::new();
+    for pair in successive_connections(conns) {
+        waits.push((pair.1.start - pair.0.end).as_secs_f64().max(0.0));
+        let dropped = pair
+            .0
+            .verdict
+            .as_ref()
+            .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
+        s.recoveries += usize::from(dropped);
+    }
+    s.time_to_reconnect = Stats::of(&waits);
+    s
+}
+
+/// Each connection paired with the next connection of the same client id, in start order.
+fn successive_connections(conns: &[Connection]) -> Vec<(&Connection, &Connection)> {
     let mut by_client: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
     for c in conns {
         if let Some(id) = c.client_id.as_deref() {
             by_client.entry(id).or_default().push(c);
         }
     }
-    let mut waits = Vec::new();
+    let mut pairs = Vec::new();
     for group in by_client.values_mut() {
         group.sort_by_key(|c| (c.start, c.id));
-        for pair in group.windows(2) {
-            waits.push((pair[1].start - pair[0].end).as_secs_f64().max(0.0));
-            let dropped = pair[0]
-                .verdict
-                .as_ref()
-                .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
-            s.recoveries += usize::from(dropped);
-        }
+        pairs.extend(group.windows(2).map(|p| (p[0], p[1])));
     }
-    s.time_to_reconnect = Stats::of(&waits);
-    s
+    pairs
+}
+
+/// Every time to reconnect: from a connection's last packet to the start of the same
+/// client id's next connection, seconds.
+pub fn reconnect_waits(conns: &[Connection]) -> Vec<f64> {
+    successive_connections(conns)
+        .into_iter()
+        .map(|(a, b)| (b.start - a.end).as_secs_f64().max(0.0))
+        .collect()
 }

@@ -74,7 +74,7 @@ impl Clock {
 
     /// The axis caption, naming the time zone and the date of the first instant.
     pub fn caption(&self) -> String {
-        let (y, m, d) = civil(self.midnight.div_euclid(DAY));
+        let (y, m, d) = crate::time::civil(self.midnight.div_euclid(DAY));
         format!("capture time (HH:MM:SS UTC, {y:04}-{m:02}-{d:02})")
     }
 }
@@ -123,31 +123,9 @@ fn nice_step(wanted: f64) -> f64 {
         .unwrap_or(DAY as f64)
 }
 
-/// The proleptic Gregorian date of a day number (days since 1970-01-01).
-fn civil(days: i64) -> (i64, u32, u32) {
-    // Count in 400-year eras starting on 0000-03-01, so the leap day ends each year.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_of_known_days() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(11_016), (2000, 2, 29));
-        assert_eq!(civil(20_780), (2026, 11, 23));
-    }
 
     #[test]
     fn ticks_fall_on_round_clock_times() {

@@ -5,11 +5,9 @@ use super::legend::{Entry, Legend};
 use super::style::{self, TEXT};
 use super::{Area, DrawResult, WIDTH};
 use crate::analysis::Analysis;
-use crate::session::Connection;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use std::collections::BTreeMap;
 use std::io;
 
 const TOP: i32 = 48;
@@ -24,7 +22,7 @@ pub fn render(a: &Analysis) -> io::Result<String> {
         .iter()
         .map(|c| c.duration.as_secs_f64().max(0.0))
         .collect();
-    let waits = reconnect_waits(&a.connections);
+    let waits = crate::correlate::reconnect_waits(&a.connections);
     let entries = vec![
         Entry::block(BAR, "connections per bin"),
         Entry::note(
@@ -50,27 +48,6 @@ pub fn render(a: &Analysis) -> io::Result<String> {
         panel(&right, "time to reconnect", &waits)?;
         legend.draw(root, (16, TOP + PANEL + 12))
     })
-}
-
-/// From each connection's last packet to the start of the same client id's next one,
-/// seconds (derived from the connections, as the summary's `time_to_reconnect` is).
-pub fn reconnect_waits(conns: &[Connection]) -> Vec<f64> {
-    let mut by_client: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
-    for c in conns {
-        if let Some(id) = c.client_id.as_deref() {
-            by_client.entry(id).or_default().push(c);
-        }
-    }
-    let mut waits = Vec::new();
-    for group in by_client.values_mut() {
-        group.sort_by_key(|c| (c.start, c.id));
-        waits.extend(
-            group
-                .windows(2)
-                .map(|p| (p[1].start - p[0].end).as_secs_f64().max(0.0)),
-        );
-    }
-    waits
 }
 
 fn panel(area: &Area, what: &str, values: &[f64]) -> DrawResult {
