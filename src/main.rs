@@ -116,13 +116,6 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Err(code) => return code,
     };
     analysis.apply_vocabulary(args.vocabulary);
-    if !args.timeline {
-        for c in &mut analysis.connections {
-            if !args.packets {
-                c.timeline.clear();
-            }
-        }
-    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let written = match (args.format, args.packets) {
@@ -144,7 +137,12 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("dropscope: writing output: {e}");
         return ExitCode::from(1);
     }
-    // On stderr whatever the format: the table repeats them, but stdout may be a file.
+    warn_and_exit(&analysis)
+}
+
+/// Reports read warnings on stderr (whatever the format: stdout may be a file) and gives
+/// the exit code: 4 when a capture could be read only in part, else 0.
+pub fn warn_and_exit(analysis: &Analysis) -> ExitCode {
     for w in &analysis.warnings {
         eprintln!("dropscope: warning: {w}");
     }
@@ -186,7 +184,6 @@ fn trace(args: TraceArgs) -> ExitCode {
             eprintln!("dropscope: writing output: {e}");
             ExitCode::from(1)
         }
-        _ if analysis.warnings.is_empty() => ExitCode::SUCCESS,
-        _ => ExitCode::from(4),
+        _ => warn_and_exit(&analysis),
     }
 }

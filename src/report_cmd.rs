@@ -34,14 +34,7 @@ pub fn report(args: ReportArgs) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    for w in &analysis.warnings {
-        eprintln!("dropscope: warning: {w}");
-    }
-    if analysis.warnings.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(4)
-    }
+    crate::warn_and_exit(&analysis)
 }
 
 fn write_report(a: &Analysis, dir: &Path) -> io::Result<()> {
