@@ -2,6 +2,8 @@
 //! closes, reconnect timing, drop patterns, the NAT idle timeout bracket, and the summary.
 
 mod patterns;
+
+pub use patterns::{GapOutcome, gap_outcomes};
 mod summary;
 
 pub use summary::{Summary, reconnect_waits, summarize};

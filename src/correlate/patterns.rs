@@ -3,6 +3,7 @@
 use super::{Finding, FindingKind, Windows};
 use crate::mqtt::PacketKind;
 use crate::session::Connection;
+use crate::tcp::IdleGap;
 use crate::time::Timestamp;
 use crate::verdict::Cause;
 use std::collections::BTreeMap;
@@ -177,7 +178,7 @@ pub fn clusters(conns: &[Connection], w: &Windows) -> Vec<Finding> {
 }
 
 /// The idle gap that killed a `nat_idle_expiry` connection: the one its evidence ends.
-fn killing_gap(c: &Connection) -> Option<&crate::tcp::IdleGap> {
+fn killing_gap(c: &Connection) -> Option<&IdleGap> {
     let v = c
         .verdict
         .as_ref()
@@ -207,22 +208,52 @@ fn survival_cutoff(c: &Connection) -> u64 {
     }
 }
 
+/// What became of an idle gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapOutcome {
+    /// Traffic went on after it.
+    Survived,
+    /// It ended in the packet that met a dead NAT mapping.
+    Killed,
+    /// It came after the connection had already failed (retransmission backoff): no evidence
+    /// either way about the NAT timeout.
+    AfterFailure,
+}
+
+/// Every idle gap of a connection with its outcome, as the NAT bracket reads them.
+pub fn gap_outcomes(c: &Connection) -> Vec<(&IdleGap, GapOutcome)> {
+    let killer = killing_gap(c).map(|g| g.before.frame);
+    let cutoff = survival_cutoff(c);
+    c.idle_gaps
+        .iter()
+        .map(|g| {
+            let outcome = if Some(g.before.frame) == killer {
+                GapOutcome::Killed
+            } else if g.before.frame < cutoff {
+                GapOutcome::Survived
+            } else {
+                GapOutcome::AfterFailure
+            };
+            (g, outcome)
+        })
+        .collect()
+}
+
 /// Brackets the NAT idle timeout between the longest gap a connection survived and the
 /// shortest gap that killed one.
 pub fn nat_bracket(conns: &[Connection]) -> Option<Finding> {
     let mut killed: Option<(f64, usize)> = None;
     let mut survived: Option<(f64, usize)> = None;
     for c in conns {
-        if let Some(g) = killing_gap(c)
-            && killed.is_none_or(|(k, _)| g.seconds < k)
-        {
-            killed = Some((g.seconds, c.id));
-        }
-        let cutoff = survival_cutoff(c);
-        for g in c.idle_gaps.iter().filter(|g| g.before.frame < cutoff) {
-            if survived.is_none_or(|(s, _)| g.seconds > s) {
-                survived = Some((g.seconds, c.id));
-            }
+        for (g, outcome) in gap_outcomes(c) {
+            let slot = match outcome {
+                GapOutcome::Killed if killed.is_none_or(|(k, _)| g.seconds < k) => &mut killed,
+                GapOutcome::Survived if survived.is_none_or(|(s, _)| g.seconds > s) => {
+                    &mut survived
+                }
+                _ => continue,
+            };
+            *slot = Some((g.seconds, c.id));
         }
     }
     let (upper, killer) = killed?;

@@ -5,8 +5,7 @@ use super::legend::{Entry, Legend};
 use super::style::{self, CHAR_PX, TEXT};
 use super::{Area, DrawResult, WIDTH};
 use crate::analysis::Analysis;
-use crate::correlate::FindingKind;
-use crate::verdict::Cause;
+use crate::correlate::{FindingKind, GapOutcome, gap_outcomes};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -36,16 +35,14 @@ struct Gap {
 fn gaps(a: &Analysis) -> Vec<Gap> {
     let mut out = Vec::new();
     for c in &a.connections {
-        let nat = c
-            .verdict
-            .as_ref()
-            .is_some_and(|v| v.cause == Cause::NatIdleExpiry);
-        let last = c.idle_gaps.len().saturating_sub(1);
-        for (i, g) in c.idle_gaps.iter().enumerate() {
+        for (i, (g, outcome)) in gap_outcomes(c).into_iter().enumerate() {
+            if outcome == GapOutcome::AfterFailure {
+                continue;
+            }
             let spread = ((c.id * 37 + i * 11) % 97) as f64 / 97.0;
             out.push(Gap {
                 seconds: g.seconds,
-                killed: nat && i == last,
+                killed: outcome == GapOutcome::Killed,
                 jitter: spread - 0.5,
             });
         }
@@ -112,7 +109,7 @@ pub fn render(a: &Analysis) -> io::Result<String> {
 }
 
 fn legend(a: &Analysis, bracket: Option<(f64, f64)>, more: usize) -> Vec<Entry> {
-    let total: usize = a.connections.iter().map(|c| c.idle_gaps.len()).sum();
+    let total = gaps(a).len();
     let mut e = vec![
         Entry::block(SURVIVED, "gap survived (traffic went on after it)"),
         Entry::block(KILLED, "gap killed the connection (nat_idle_expiry)"),
@@ -126,7 +123,7 @@ fn legend(a: &Analysis, bracket: Option<(f64, f64)>, more: usize) -> Vec<Entry> 
         None => "No NAT idle expiry in this capture: no NAT timeout bracket.".to_string(),
     }));
     e.push(Entry::note(format!(
-        "{total} idle gaps (each connection's longest and last); points are spread vertically within their row to stay apart, and points closer than 2 px are drawn once."
+        "{total} idle gaps (each connection's longest and last, none after its failure); points are spread vertically within their row to stay apart, and points closer than 2 px are drawn once."
     )));
     if more > 0 {
         e.push(Entry::note(format!(
