@@ -178,3 +178,26 @@ fn each_cause_is_recognised_in_the_smallest_capture_that_shows_it() {
         );
     }
 }
+
+/// The NAT bracket reads the right gaps: on nat-idle-expiry (NAT timeout 5 s), the client
+/// with keepalive 3 s survived 3 s idles and the one with keepalive 8 s died after its first
+/// 8 s idle, so the timeout lies between them. Retransmission backoff gaps after the failure
+/// (6.7 s here) must count neither as survived nor as killing.
+#[test]
+fn nat_bracket_lies_between_the_gap_survived_and_the_gap_that_killed() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(captures_dir().join("nat-idle-expiry.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let got = analyze(&expected);
+    let bracket = got["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "nat_timeout_bracket")
+        .expect("a NAT bracket");
+    let lower = bracket["numbers"]["lower_seconds"].as_f64().unwrap();
+    let upper = bracket["numbers"]["upper_seconds"].as_f64().unwrap();
+    assert!((2.5..=3.5).contains(&lower), "lower {lower}");
+    assert!((7.5..=8.5).contains(&upper), "upper {upper}");
+}
