@@ -60,12 +60,9 @@ pub struct InputArgs {
     /// BPF filter applied by libpcap after frames are numbered (e.g. 'tcp port 1883').
     #[arg(long)]
     pub filter: Option<String>,
-    /// More ports that carry MQTT (1883 always does; a CONNECT is detected on any port).
-    #[arg(long = "port", value_name = "PORT")]
-    pub ports: Vec<u16>,
-    /// More ports that carry MQTT over TLS (8883 always does).
-    #[arg(long = "tls-port", value_name = "PORT")]
-    pub tls_ports: Vec<u16>,
+    /// Which ports carry MQTT.
+    #[command(flatten)]
+    pub ports: PortArgs,
     /// Show CONNECT user names (passwords are never read out).
     #[arg(long)]
     pub show_usernames: bool,
@@ -129,4 +126,23 @@ pub struct TraceArgs {
     /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Ports that carry MQTT, for every command that reads traffic.
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// More ports that carry MQTT (1883 always does; a CONNECT is detected on any port).
+    #[arg(long = "port", value_name = "PORT")]
+    pub mqtt: Vec<u16>,
+    /// More ports that carry MQTT over TLS (8883 always does).
+    #[arg(long = "tls-port", value_name = "PORT")]
+    pub tls: Vec<u16>,
+}
+
+impl PortArgs {
+    /// Adds the ports to an engine configuration.
+    pub fn apply(&self, cfg: &mut dropscope::Config) {
+        cfg.mqtt_ports.extend(&self.mqtt);
+        cfg.tls_ports.extend(&self.tls);
+    }
 }

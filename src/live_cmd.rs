@@ -27,12 +27,9 @@ pub struct LiveArgs {
     /// BPF filter (default: tcp port 1883 or tcp port 8883, plus every --port and --tls-port).
     #[arg(long)]
     pub filter: Option<String>,
-    /// More ports that carry MQTT.
-    #[arg(long = "port", value_name = "PORT")]
-    pub ports: Vec<u16>,
-    /// More ports that carry MQTT over TLS.
-    #[arg(long = "tls-port", value_name = "PORT")]
-    pub tls_ports: Vec<u16>,
+    /// Which ports carry MQTT.
+    #[command(flatten)]
+    pub ports: crate::cli::PortArgs,
     /// Write events (NDJSON) to this file instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
@@ -101,8 +98,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn default_filter(args: &LiveArgs) -> String {
     let mut ports = vec![1883, 8883];
-    ports.extend(&args.ports);
-    ports.extend(&args.tls_ports);
+    ports.extend(&args.ports.mqtt);
+    ports.extend(&args.ports.tls);
     ports.dedup();
     let terms: Vec<String> = ports.iter().map(|p| format!("tcp port {p}")).collect();
     terms.join(" or ")
@@ -119,8 +116,7 @@ const LIVE_TIMELINE: (usize, usize) = (16, 32);
 
 fn config(args: &LiveArgs) -> Config {
     let mut cfg = Config::default();
-    cfg.mqtt_ports.extend(&args.ports);
-    cfg.tls_ports.extend(&args.tls_ports);
+    args.ports.apply(&mut cfg);
     cfg.max_flows = args.max_flows.max(1);
     cfg.reassembly_cap = args.reassembly_cap;
     cfg.linger = span(args.linger);

@@ -24,8 +24,7 @@ fn main() -> ExitCode {
 /// The engine configuration the input options ask for.
 pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
     let mut cfg = Config::default();
-    cfg.mqtt_ports.extend(&input.ports);
-    cfg.tls_ports.extend(&input.tls_ports);
+    input.ports.apply(&mut cfg);
     cfg.keep_usernames = input.show_usernames;
     cfg.max_flows = input.max_flows.max(1);
     cfg.reassembly_cap = input.reassembly_cap;
