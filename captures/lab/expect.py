@@ -9,9 +9,17 @@ rules; tshark only tells which connections are in the capture (every SYN-initiat
 KEY selects connections: id=X, idprefix=X, port=N (client port), noid (no CONNECT seen),
 or * ; append &first or &last to pick the first/last connection of those.
 code: null, a number, connack (the CONNACK code in this connection), sdisc (reason of a
-DISCONNECT sent by the server), cdisc (reason of the client's DISCONNECT).
+DISCONNECT sent by the server), cdisc (reason of the client's DISCONNECT), alert (the
+description of the first TLS alert other than close_notify, null if none).
 layer/side: null for JSON null.  The first rule that matches wins; a connection that no
 rule matches is an error.
+
+TLS (optional): --tls-ports 8883,443 marks connections to these ports as MQTT over TLS
+(tshark decodes their TLS payload as MQTT) and --keylog NAME.keys (relative to --dir) lets
+tshark decrypt them with that NSS key log.  The expected file then also has "tls_ports",
+"keylog" and a "transport" of "tls" per connection, and each note quotes the TLS version,
+the alerts (close_notify included) and who sent them.  Without these flags the output is
+exactly what it was before they existed.
 """
 import argparse
 import collections
@@ -28,6 +36,13 @@ FIELDS = ["frame.number", "frame.time_relative", "tcp.stream", "ip.src", "ipv6.s
           "mqtt.clientid", "mqtt.ver", "mqtt.conack.val", "mqtt.connack.reason_code",
           "mqtt.disconnect.reason_code", "tcp.analysis.retransmission", "ip.ttl",
           "ipv6.hlim", "mqtt.kalive", "tcp.len"]
+TLS_FIELDS = ["tls.handshake.type", "tls.handshake.version",
+              "tls.handshake.extensions.supported_version", "tls.alert_message.level",
+              "tls.alert_message.desc"]
+ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure",
+          42: "bad_certificate", 45: "certificate_expired", 46: "certificate_unknown",
+          48: "unknown_ca", 70: "protocol_version", 80: "internal_error", 90: "user_canceled",
+          112: "unrecognized_name", 116: "certificate_required", 120: "no_application_protocol"}
 MSG = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 8: "SUBSCRIBE", 9: "SUBACK",
        12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT"}
 
@@ -36,26 +51,38 @@ def endpoint(ip, port):
     return "[%s]:%s" % (ip, port) if ":" in ip else "%s:%s" % (ip, port)
 
 
-def tshark_rows(path, ports):
+def tshark_rows(path, ports, tls_ports=(), keylog=None):
     cmd = ["tshark", "-r", path, "-o", "tcp.analyze_sequence_numbers:TRUE", "-Y", "tcp",
            "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
     for p in ports:
         if p != 1883:
             cmd += ["-d", "tcp.port==%d,mqtt" % p]
-    for f in FIELDS:
+    fields = FIELDS
+    if tls_ports:
+        fields = FIELDS + TLS_FIELDS
+        for p in tls_ports:
+            if p != 8883:
+                cmd += ["-d", "tcp.port==%d,tls" % p, "-d", "tls.port==%d,mqtt" % p]
+        if keylog:
+            cmd += ["-o", "tls.keylog_file:" + keylog]
+    for f in fields:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
-        yield dict(zip(FIELDS, line.split("\t")))
+        yield dict(zip(fields, line.split("\t")))
 
 
 def first_int(s):
     return int(s.split(",")[0]) if s else None
 
 
-def analyse(path, ports):
+def ints(s):
+    return [int(x, 0) for x in s.split(",") if x] if s else []
+
+
+def analyse(path, ports, tls_ports=(), keylog=None):
     conns = collections.OrderedDict()
-    for r in tshark_rows(path, ports):
+    for r in tshark_rows(path, ports, tls_ports, keylog):
         st = int(r["tcp.stream"])
         src = endpoint(r["ip.src"] or r["ipv6.src"], r["tcp.srcport"])
         dst = endpoint(r["ip.dst"] or r["ipv6.dst"], r["tcp.dstport"])
@@ -82,6 +109,17 @@ def analyse(path, ports):
                 c["events"].append((fr, t, side, name, ttl))
                 if c["first_close"] is None:
                     c["first_close"] = (fr, t, side, name, ttl)
+        if tls_ports:
+            hs = ints(r["tls.handshake.type"])
+            if 2 in hs and "tls_ver" not in c:  # ServerHello: the version chosen
+                v = ints(r["tls.handshake.extensions.supported_version"]) or ints(r["tls.handshake.version"])
+                if v:
+                    c["tls_ver"], c["tls_hello"] = {0x0304: "1.3", 0x0303: "1.2", 0x0302: "1.1"}.get(v[0], hex(v[0])), fr
+            if 20 in hs and side == "client" and "tls_fin" not in c and "tls_ver" in c:
+                c["tls_fin"] = fr  # the client's Finished: the handshake completed
+            for lvl, desc in zip(ints(r["tls.alert_message.level"]), ints(r["tls.alert_message.desc"])):
+                c.setdefault("alerts", []).append((fr, side, lvl, desc))
+                c["events"].append((fr, t, side, "alert %d" % desc, ttl))
         types = [int(x) for x in r["mqtt.msgtype"].split(",") if x]
         for mt in types:
             if mt == 1 and c["client_id"] is None:
@@ -113,6 +151,16 @@ def analyse(path, ports):
 def facts(c):
     """A short, frame-numbered account of one connection, for the note."""
     out = ["SYN f%d" % c["syn"]]
+    if c.get("tls"):
+        if "tls_ver" in c:
+            out.append("TLS %s (ServerHello f%d%s)" % (c["tls_ver"], c["tls_hello"],
+                       ", client Finished f%d" % c["tls_fin"] if "tls_fin" in c else ""))
+        else:
+            out.append("no ServerHello")
+        for fr, side, lvl, desc in c.get("alerts", []):
+            out.append("TLS alert %d %s (level %d) by %s f%d" % (desc, ALERTS.get(desc, "?"), lvl, side, fr))
+        if not c.get("alerts"):
+            out.append("no TLS alert (no close_notify)")
     if c.get("connect_frame"):
         out.append("CONNECT f%d (v%s, ka %ss)" % (c["connect_frame"], {4: "3.1.1", 5: "5.0", 3: "3.1"}.get(c["ver"], c["ver"]), c["ka"]))
     if c["connack"] is not None:
@@ -165,17 +213,34 @@ def select(key, conns):
     return {c["stream"] for c in sel}
 
 
-def check(capture, c, cause):
+def first_alert(c):
+    """(side, description) of the first TLS alert other than close_notify, or None."""
+    for fr, side, lvl, desc in c.get("alerts", []):
+        if desc != 0:
+            return side, desc
+    return None
+
+
+def check(capture, c, cause, side=None):
     """The wire must agree with what the scenario meant to do; if it does not (a race, a
     lost packet), the scenario failed and must be run again rather than mislabelled."""
-    problems = {
+    problems = {}
+    if c.get("tls"):
+        fa = first_alert(c)
+        if cause == "tls_handshake_failed":
+            problems["tls_handshake_failed"] = (c.get("connect_frame") is not None or
+                                                (fa is not None and side not in (None, "null") and fa[0] != side))
+        elif c.get("connect_frame") is None:
+            raise SystemExit("%s: TLS connection %s shows no MQTT CONNECT: key log missing or incomplete? %s" % (
+                capture, c["client"], facts(c)))
+    problems.update({
         "client_disconnect": c["cdisc"] is None,
         "connect_refused": not c["connack"],
         "server_disconnect": c["sdisc"] is None,
         "open_at_end": c["first_close"] is not None,
         "client_close": c["first_close"] is None or c["first_close"][2:4] != ("client", "FIN") or c["cdisc"] is not None,
         "reset": c["first_close"] is None or c["first_close"][3] != "RST",
-    }
+    })
     if problems.get(cause):
         raise SystemExit("%s: connection %s (%s) does not look like %s on the wire: %s" % (
             capture, c["client"], c["client_id"], cause, facts(c)))
@@ -190,6 +255,9 @@ def code_of(spec, c):
         return None
     if spec == "connack":
         return c["connack"]
+    if spec == "alert":
+        fa = first_alert(c)
+        return fa[1] if fa else None
     if spec in ("sdisc", "cdisc"):  # a reason code exists only in MQTT 5
         return c[spec][1] if c[spec] and c["ver"] == 5 else None
     return int(spec, 0)
@@ -203,11 +271,15 @@ def main():
     p.add_argument("--vantage", required=True)
     p.add_argument("--how", required=True)
     p.add_argument("--ports", default="1883")
+    p.add_argument("--tls-ports", default="", help="MQTT-over-TLS server ports (comma-separated)")
+    p.add_argument("--keylog", help="NSS key log for the TLS sessions, relative to --dir")
     p.add_argument("--findings", default="")
     p.add_argument("--rule", action="append", default=[])
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    ports = [int(x) for x in a.ports.split(",")]
+    ports = [int(x) for x in a.ports.split(",") if x]
+    tls_ports = [int(x) for x in a.tls_ports.split(",") if x]
+    keylog = os.path.join(a.dir, a.keylog) if a.keylog else None
     path = os.path.join(a.dir, a.capture)
     tmp = None
     if os.path.isdir(path):
@@ -215,7 +287,7 @@ def main():
         tmp = tempfile.NamedTemporaryFile(suffix=".pcap", delete=False)
         subprocess.run(["mergecap", "-F", "pcap", "-w", tmp.name] + files, check=True)
         path = tmp.name
-    conns = analyse(path, ports)
+    conns = analyse(path, ports, tls_ports, keylog)
     if tmp:
         os.unlink(tmp.name)
     seen = collections.Counter(c["client"] for c in conns)
@@ -230,10 +302,15 @@ def main():
                 break
         else:
             raise SystemExit("%s: no rule for connection %s id=%s" % (a.capture, c["client"], c["client_id"]))
-        check(a.capture, c, cause)
-        out.append({"client": c["client"], "server": c["server"], "client_id": c["client_id"],
-                    "cause": cause, "layer": nul(layer), "side": nul(side), "code": code_of(code, c),
-                    "note": (note + " | " if note else "") + "tshark: " + facts(c)})
+        c["tls"] = int(c["server"].rsplit(":", 1)[1]) in tls_ports
+        check(a.capture, c, cause, side)
+        v = collections.OrderedDict([("client", c["client"]), ("server", c["server"]),
+                                     ("client_id", c["client_id"])])
+        if c["tls"]:
+            v["transport"] = "tls"
+        v.update([("cause", cause), ("layer", nul(layer)), ("side", nul(side)), ("code", code_of(code, c)),
+                  ("note", (note + " | " if note else "") + "tshark: " + facts(c))])
+        out.append(v)
         print("  %-24s %-22s %-22s %-14s %-9s %-9s %-5s %s" % (
             a.capture[:24], c["client"], c["client_id"], cause, layer, side, out[-1]["code"], facts(c)),
             file=sys.stderr)
@@ -241,7 +318,8 @@ def main():
         ("capture", a.capture), ("scenario", a.scenario), ("vantage", a.vantage),
         ("how", a.how + " tshark shows %d TCP connection(s), SYNs at frames %s; each note quotes its frames (fN = frame N)." % (
             len(conns), ", ".join(str(c["syn"]) for c in conns[:12]) + (" ..." if len(conns) > 12 else ""))),
-        ("mqtt_ports", ports), ("connections", out),
+        ("mqtt_ports", ports)] + ([("tls_ports", tls_ports), ("keylog", a.keylog)] if tls_ports else []) + [
+        ("connections", out),
         ("findings", [f for f in a.findings.split(",") if f])])
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
