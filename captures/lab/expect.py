@@ -41,7 +41,7 @@ TLS_FIELDS = ["tls.handshake.type", "tls.handshake.version",
               "tls.alert_message.desc"]
 ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure",
           42: "bad_certificate", 45: "certificate_expired", 46: "certificate_unknown",
-          48: "unknown_ca", 70: "protocol_version", 80: "internal_error", 90: "user_canceled",
+          48: "unknown_ca", 50: "decode_error", 70: "protocol_version", 80: "internal_error", 90: "user_canceled",
           112: "unrecognized_name", 116: "certificate_required", 120: "no_application_protocol"}
 MSG = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 8: "SUBSCRIBE", 9: "SUBACK",
        12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT"}
@@ -228,7 +228,9 @@ def check(capture, c, cause, side=None):
     if c.get("tls"):
         fa = first_alert(c)
         if cause == "tls_handshake_failed":
-            problems["tls_handshake_failed"] = (c.get("connect_frame") is not None or
+            # a TLS 1.3 client may send its CONNECT right after its Finished, before the
+            # server has rejected its certificate; a CONNACK would mean the handshake completed
+            problems["tls_handshake_failed"] = (c["connack"] is not None or
                                                 (fa is not None and side not in (None, "null") and fa[0] != side))
         elif c.get("connect_frame") is None:
             raise SystemExit("%s: TLS connection %s shows no MQTT CONNECT: key log missing or incomplete? %s" % (

@@ -217,8 +217,9 @@ def main():
         for step in a.plan.split(","):
             name, *args = step.split(":")
             if not getattr(c, "step_" + name.replace("-", "_"))(*args):
-                return 0
-        c.step_close()
+                break
+        if c.s.fileno() != -1:  # plan done, refused, or gave up: close_notify and FIN
+            c.step_close()
     except Closed:
         try:
             c.s.close()
