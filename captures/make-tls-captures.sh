@@ -34,6 +34,7 @@ die() { log "FAIL: $*"; exit 1; }
 need_packages() {
   local pkgs=(mosquitto mosquitto-clients tcpdump tshark iptables conntrack openssl gcc libc6-dev
               python3 python3-paho-mqtt iproute2 wireshark-common procps coreutils)
+  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)   # the MQTT.js scenario
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
