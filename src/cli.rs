@@ -2,7 +2,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dropscope::verdict::Vocabulary;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Exit codes, as documented in `--help`.
 pub const EXIT_CODES: &str = "\
@@ -34,9 +36,9 @@ pub enum Command {
     Trace(TraceArgs),
     /// Write SVG timing charts and an index.html for captures.
     #[command(after_help = EXIT_CODES)]
-    Report(crate::report_cmd::ReportArgs),
+    Report(ReportArgs),
     /// Watch an interface live: events as they happen, metrics, packets kept around drops.
-    Live(crate::live_cmd::LiveArgs),
+    Live(LiveArgs),
 }
 
 /// Output formats of `analyze`.
@@ -48,6 +50,30 @@ pub enum Format {
     Json,
     /// One JSON object per line.
     Ndjson,
+}
+
+/// Whose words name the causes (`--vocabulary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VocabularyArg {
+    /// The taxonomy's own names.
+    Mqtt,
+    /// AWS IoT Core `disconnectReason`.
+    Aws,
+    /// EMQX `reason`.
+    Emqx,
+    /// ApsaraMQ for MQTT action descriptions.
+    Apsara,
+}
+
+impl From<VocabularyArg> for Vocabulary {
+    fn from(v: VocabularyArg) -> Vocabulary {
+        match v {
+            VocabularyArg::Mqtt => Vocabulary::Mqtt,
+            VocabularyArg::Aws => Vocabulary::Aws,
+            VocabularyArg::Emqx => Vocabulary::Emqx,
+            VocabularyArg::Apsara => Vocabulary::Apsara,
+        }
+    }
 }
 
 /// Options that choose what is read and how it is judged.
@@ -98,8 +124,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Name causes in a broker's words.
-    #[arg(long, value_enum, default_value_t = Vocabulary::Mqtt)]
-    pub vocabulary: Vocabulary,
+    #[arg(long, value_enum, default_value_t = VocabularyArg::Mqtt)]
+    pub vocabulary: VocabularyArg,
     /// List every MQTT packet (frame, time, connection, direction, type, details).
     #[arg(long)]
     pub packets: bool,
@@ -144,5 +170,118 @@ impl PortArgs {
     pub fn apply(&self, cfg: &mut dropscope::Config) {
         cfg.mqtt_ports.extend(&self.mqtt);
         cfg.tls_ports.extend(&self.tls);
+    }
+}
+
+/// `dropscope report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory to write the charts and index.html into.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// Exit codes of `live`.
+pub const LIVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by SIGINT/SIGTERM (or the capture ended); events, report and kept packets flushed
+  1  an output could not be written
+  2  bad arguments (unknown interface, bad filter, bad address)
+  3  no permission to capture: run as root or grant the binary CAP_NET_RAW";
+
+/// `dropscope live`.
+#[derive(Args, Debug)]
+#[command(after_help = LIVE_EXIT_CODES)]
+pub struct LiveArgs {
+    /// Interface to capture on.
+    #[arg(short = 'i', long = "interface")]
+    pub interface: String,
+    /// BPF filter (default: tcp port 1883 or tcp port 8883, plus every --port and --tls-port).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Which ports carry MQTT.
+    #[command(flatten)]
+    pub ports: PortArgs,
+    /// Write events (NDJSON) to this file instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Length of a report window (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub report_every: Duration,
+    /// Directory for the JSON report of each window and the final one.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9883).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Keep recent packets and write each dropped connection's last seconds as a pcap here.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Seconds of packets kept before a drop.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub keep_seconds: Duration,
+    /// Byte cap of the packet ring behind --keep.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub ring_bytes: usize,
+    /// libpcap buffer size, bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub buffer_size: i32,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 65535)]
+    pub snaplen: i32,
+    /// Most TCP flows tracked at once.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered per flow direction.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub reassembly_cap: usize,
+    /// Flows with no packet for this long are retired (judged and forgotten).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub flow_idle: Duration,
+    /// A closed flow waits this long for its last packets before it is judged.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub linger: Duration,
+}
+
+/// Parses `30s`, `5m`, `1h`, `250ms` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if secs <= 0.0 || !secs.is_finite() {
+        return Err(format!("duration must be positive: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("0s").is_err());
     }
 }

@@ -3,16 +3,15 @@
 
 mod patterns;
 
-pub use patterns::{GapOutcome, gap_outcomes};
 mod summary;
 
-pub use summary::{Summary, reconnect_waits, summarize};
+pub use summary::{Summary, summarize};
 
-use crate::FrameRef;
+use crate::evidence::FrameRef;
 use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::{Span, Timestamp};
-use crate::verdict::{Actor, Cause, Layer};
+use crate::verdict::{Actor, Cause, Judged, Recast};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -72,6 +71,22 @@ pub enum FindingKind {
     NatTimeoutBracket,
 }
 
+impl FindingKind {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::SessionTakenOver => "session_taken_over",
+            FindingKind::ServerShutdown => "server_shutdown",
+            FindingKind::Reconnects => "reconnects",
+            FindingKind::RegularDrops => "regular_drops",
+            FindingKind::IrregularDrops => "irregular_drops",
+            FindingKind::DropsAfterMessages => "drops_after_messages",
+            FindingKind::ClusteredDrops => "clustered_drops",
+            FindingKind::NatTimeoutBracket => "nat_timeout_bracket",
+        }
+    }
+}
+
 /// One cross-connection finding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -110,58 +125,13 @@ impl Finding {
     }
 }
 
-/// Runs every detector, rewriting verdicts where the cross-connection view explains a
-/// close (takeover, shutdown), and returns the findings.
-pub fn correlate(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
-    let mut findings = takeovers(conns, w);
-    findings.extend(mass_closes(conns, w));
-    findings.extend(patterns::reconnects_and_patterns(conns, w));
-    findings.extend(patterns::clusters(conns, w));
-    findings.extend(patterns::nat_bracket(conns));
-    findings
-}
-
-/// When the server closed the connection (its first FIN/RST, or its DISCONNECT).
-fn server_close_time(c: &Connection) -> Option<Timestamp> {
-    let d = c
-        .disconnect
-        .as_ref()
-        .filter(|d| d.side == Side::Server)
-        .map(|d| d.at.ts);
-    d.or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
-}
-
-fn can_be_taken_over(c: &Connection) -> bool {
-    c.verdict.as_ref().is_some_and(|v| {
-        matches!(
-            v.cause,
-            Cause::ServerClose
-                | Cause::SessionTakenOver
-                | Cause::KeepaliveTimeout
-                | Cause::ProtocolViolation
-        ) || (v.cause == Cause::Reset && v.side == Some(Actor::Server))
-    })
-}
-
-/// CONNECTs by client id: (time, frame, connection index, connection id, clean start).
-fn connects_by_client(
-    conns: &[Connection],
-) -> HashMap<String, Vec<(FrameRef, usize, usize, bool)>> {
-    let mut m: HashMap<String, Vec<(FrameRef, usize, usize, bool)>> = HashMap::new();
-    for (j, c) in conns.iter().enumerate() {
-        if let (Some(id), Some(at)) = (&c.client_id, c.connect) {
-            m.entry(id.clone())
-                .or_default()
-                .push((at, j, c.id, c.clean_session == Some(true)));
-        }
-    }
-    m
-}
-
-fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
+/// Takeovers: connections the server closed shortly after another CONNECTed with the same
+/// client id. Returns the findings and what the verdict stage should re-judge.
+pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
     let mut found = Vec::new();
+    let mut recasts = Vec::new();
     let connects = connects_by_client(conns);
-    for (i, c) in conns.iter_mut().enumerate() {
+    for (i, c) in conns.iter().enumerate() {
         if !can_be_taken_over(c) {
             continue;
         }
@@ -179,31 +149,16 @@ fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
                         j != i && at.ts >= start && at.ts <= closed && closed - at.ts <= w.takeover;
                     fits.then_some((other, at, clean))
                 });
-        let Some((other_id, connect_at, clean)) = newcomer else {
+        let Some((other_id, connect, clean)) = newcomer else {
             continue;
         };
-        let connect = connect_at.frame;
-        if let Some(v) = c.verdict.as_mut() {
-            v.cause = Cause::SessionTakenOver;
-            v.layer = Some(Layer::Protocol);
-            v.side = Some(Actor::Server);
-            v.rule = "closed_after_same_client_id_connected";
-            v.related_connection = Some(other_id);
-            v.evidence.push(connect);
-            v.evidence.sort_unstable();
-            v.evidence.dedup();
-            v.explanation = format!(
-                "Connection {} CONNECTed with the same client id {:?} (frame {connect}) and the broker closed this one {:.3} s later.",
-                other_id,
-                id,
-                (closed - connect_at.ts).as_secs_f64()
-            );
-            v.hints.push(format!(
-                "EMQX would log this as {}: the new CONNECT has clean start {}",
-                if clean { "discarded" } else { "takenover" },
-                if clean { "set" } else { "unset" }
-            ));
-        }
+        recasts.push(Recast::TakenOver {
+            index: i,
+            by: other_id,
+            connect,
+            closed,
+            clean,
+        });
         let mut f = Finding::new(
             FindingKind::SessionTakenOver,
             vec![c.id, other_id],
@@ -216,26 +171,28 @@ fn takeovers(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
         f.time = Some(closed);
         found.push(f);
     }
-    found
+    (found, recasts)
 }
 
-fn mass_closes(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
+/// Mass closes: many server closes within one window, a broker shutdown or restart.
+/// Returns the findings and what the verdict stage should re-judge.
+pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
     let mut closes: Vec<(Timestamp, usize)> = conns
         .iter()
         .enumerate()
         .filter(|(_, c)| {
-            c.verdict.as_ref().is_some_and(|v| {
-                matches!(
-                    v.cause,
-                    Cause::ServerClose | Cause::ServerDisconnect | Cause::Reset
-                ) && v.side == Some(Actor::Server)
-                    && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B))
-            })
+            let v = &c.verdict;
+            matches!(
+                v.cause,
+                Cause::ServerClose | Cause::ServerDisconnect | Cause::Reset
+            ) && v.side == Some(Actor::Server)
+                && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B))
         })
         .filter_map(|(i, c)| server_close_time(c).map(|t| (t, i)))
         .collect();
     closes.sort();
     let mut found = Vec::new();
+    let mut recasts = Vec::new();
     let mut start = 0;
     while start < closes.len() {
         let mut end = start;
@@ -244,28 +201,66 @@ fn mass_closes(conns: &mut [Connection], w: &Windows) -> Vec<Finding> {
         }
         let group = &closes[start..=end];
         if group.len() >= w.mass_close_min {
-            found.push(shutdown(conns, group));
+            let (finding, recast) = shutdown(conns, group);
+            found.push(finding);
+            recasts.push(recast);
         }
         start = end + 1;
     }
-    found
+    (found, recasts)
 }
 
-fn shutdown(conns: &mut [Connection], group: &[(Timestamp, usize)]) -> Finding {
+/// The findings that only read verdicts: reconnects, drop patterns, clusters, the NAT
+/// bracket.
+pub fn patterns(conns: &[Judged], w: &Windows) -> Vec<Finding> {
+    let mut findings = patterns::reconnects_and_patterns(conns, w);
+    findings.extend(patterns::clusters(conns, w));
+    findings.extend(patterns::nat_bracket(conns));
+    findings
+}
+
+/// When the server closed the connection (its first FIN/RST, or its DISCONNECT).
+fn server_close_time(c: &Connection) -> Option<Timestamp> {
+    let d = c
+        .disconnect
+        .as_ref()
+        .filter(|d| d.side == Side::Server)
+        .map(|d| d.at.ts);
+    d.or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
+}
+
+fn can_be_taken_over(c: &Judged) -> bool {
+    let v = &c.verdict;
+    matches!(
+        v.cause,
+        Cause::ServerClose
+            | Cause::SessionTakenOver
+            | Cause::KeepaliveTimeout
+            | Cause::ProtocolViolation
+    ) || (v.cause == Cause::Reset && v.side == Some(Actor::Server))
+}
+
+/// CONNECTs by client id: (time, frame, connection index, connection id, clean start).
+fn connects_by_client(conns: &[Judged]) -> HashMap<String, Vec<(FrameRef, usize, usize, bool)>> {
+    let mut m: HashMap<String, Vec<(FrameRef, usize, usize, bool)>> = HashMap::new();
+    for (j, c) in conns.iter().enumerate() {
+        if let (Some(id), Some(at)) = (&c.client_id, c.connect) {
+            m.entry(id.clone())
+                .or_default()
+                .push((at, j, c.id, c.clean_session == Some(true)));
+        }
+    }
+    m
+}
+
+fn shutdown(conns: &[Judged], group: &[(Timestamp, usize)]) -> (Finding, Recast) {
     let ids: Vec<usize> = group.iter().map(|&(_, i)| conns[i].id).collect();
     let first = group[0].0;
     let spread = (group[group.len() - 1].0 - first).as_secs_f64();
-    for &(_, i) in group {
-        if let Some(v) = conns[i].verdict.as_mut() {
-            v.cause = Cause::ServerShutdown;
-            v.layer = Some(Layer::Protocol);
-            v.rule = "mass_server_close";
-            v.explanation = format!(
-                "The broker closed {} connections within {spread:.3} s, this one among them: a broker shutdown or restart.",
-                group.len()
-            );
-        }
-    }
+    let recast = Recast::Shutdown {
+        indexes: group.iter().map(|&(_, i)| i).collect(),
+        spread,
+    };
     let mut f = Finding::new(
         FindingKind::ServerShutdown,
         ids,
@@ -277,5 +272,5 @@ fn shutdown(conns: &mut [Connection], group: &[(Timestamp, usize)]) -> Finding {
     .number("connections", group.len() as f64)
     .number("spread_seconds", spread);
     f.time = Some(first);
-    f
+    (f, recast)
 }

@@ -2,14 +2,13 @@
 
 use super::{Finding, FindingKind, Windows};
 use crate::mqtt::PacketKind;
-use crate::session::Connection;
-use crate::tcp::IdleGap;
 use crate::time::Timestamp;
 use crate::verdict::Cause;
+use crate::verdict::{GapOutcome, Judged};
 use std::collections::BTreeMap;
 
-fn dropped(c: &Connection) -> bool {
-    c.verdict.as_ref().is_some_and(|v| v.cause.is_drop())
+fn dropped(c: &Judged) -> bool {
+    c.verdict.cause.is_drop()
 }
 
 fn mean_cv(xs: &[f64]) -> (f64, f64) {
@@ -20,8 +19,8 @@ fn mean_cv(xs: &[f64]) -> (f64, f64) {
 }
 
 /// Connections grouped by client id, each group in start order.
-fn by_client(conns: &[Connection]) -> BTreeMap<&str, Vec<&Connection>> {
-    let mut m: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
+fn by_client(conns: &[Judged]) -> BTreeMap<&str, Vec<&Judged>> {
+    let mut m: BTreeMap<&str, Vec<&Judged>> = BTreeMap::new();
     for c in conns {
         if let Some(id) = c.client_id.as_deref().filter(|id| !id.is_empty()) {
             m.entry(id).or_default().push(c);
@@ -31,14 +30,14 @@ fn by_client(conns: &[Connection]) -> BTreeMap<&str, Vec<&Connection>> {
 }
 
 /// Per client: reconnect timing, and the pattern of its drops.
-pub fn reconnects_and_patterns(conns: &[Connection], w: &Windows) -> Vec<Finding> {
+pub fn reconnects_and_patterns(conns: &[Judged], w: &Windows) -> Vec<Finding> {
     let mut out = Vec::new();
     for (id, group) in by_client(conns) {
         if group.len() < 2 {
             continue;
         }
         out.push(reconnects(id, &group));
-        let drops: Vec<&Connection> = group.iter().copied().filter(|c| dropped(c)).collect();
+        let drops: Vec<&Judged> = group.iter().copied().filter(|c| dropped(c)).collect();
         if drops.len() >= w.pattern_min_drops {
             out.extend(drop_pattern(id, &drops, w));
         }
@@ -46,7 +45,7 @@ pub fn reconnects_and_patterns(conns: &[Connection], w: &Windows) -> Vec<Finding
     out
 }
 
-fn reconnects(id: &str, group: &[&Connection]) -> Finding {
+fn reconnects(id: &str, group: &[&Judged]) -> Finding {
     let waits: Vec<f64> = group
         .windows(2)
         .map(|p| (p[1].start - p[0].end).as_secs_f64().max(0.0))
@@ -73,16 +72,12 @@ fn reconnects(id: &str, group: &[&Connection]) -> Finding {
     f
 }
 
-fn drop_time(c: &Connection) -> Timestamp {
-    c.tcp_end.map_or(c.end, |e| e.at.ts)
-}
-
-fn drop_pattern(id: &str, drops: &[&Connection], w: &Windows) -> Vec<Finding> {
+fn drop_pattern(id: &str, drops: &[&Judged], w: &Windows) -> Vec<Finding> {
     let mut out = Vec::new();
     let ids: Vec<usize> = drops.iter().map(|c| c.id).collect();
     let lifetimes: Vec<f64> = drops
         .iter()
-        .map(|c| (drop_time(c) - c.start).as_secs_f64())
+        .map(|c| (c.drop_time() - c.start).as_secs_f64())
         .collect();
     let (period, cv) = mean_cv(&lifetimes);
     let (kind, text) = if cv <= w.regular_cv {
@@ -132,16 +127,11 @@ fn drop_pattern(id: &str, drops: &[&Connection], w: &Windows) -> Vec<Finding> {
 }
 
 /// Drops of several different clients at one moment.
-pub fn clusters(conns: &[Connection], w: &Windows) -> Vec<Finding> {
-    let mut drops: Vec<(Timestamp, &Connection)> = conns
+pub fn clusters(conns: &[Judged], w: &Windows) -> Vec<Finding> {
+    let mut drops: Vec<(Timestamp, &Judged)> = conns
         .iter()
-        .filter(|c| {
-            dropped(c)
-                && c.verdict
-                    .as_ref()
-                    .is_some_and(|v| v.cause != Cause::ConnectRefused)
-        })
-        .map(|c| (drop_time(c), c))
+        .filter(|c| dropped(c) && c.verdict.cause != Cause::ConnectRefused)
+        .map(|c| (c.drop_time(), c))
         .collect();
     drops.sort_by_key(|(t, c)| (*t, c.id));
     let mut out = Vec::new();
@@ -177,75 +167,13 @@ pub fn clusters(conns: &[Connection], w: &Windows) -> Vec<Finding> {
     out
 }
 
-/// The idle gap that killed a `nat_idle_expiry` connection: the one its evidence ends.
-fn killing_gap(c: &Connection) -> Option<&IdleGap> {
-    let v = c
-        .verdict
-        .as_ref()
-        .filter(|v| v.cause == Cause::NatIdleExpiry)?;
-    c.idle_gaps
-        .iter()
-        .find(|g| v.evidence.contains(&g.before.frame))
-}
-
-/// The frame after which a connection's gaps no longer count as survived: the gap that
-/// killed it, or for any other network drop its first retransmission.
-fn survival_cutoff(c: &Connection) -> u64 {
-    if let Some(g) = killing_gap(c) {
-        return g.before.frame;
-    }
-    let network = c
-        .verdict
-        .as_ref()
-        .is_some_and(|v| v.layer == Some(crate::verdict::Layer::Network));
-    let first_retransmission = [&c.tcp.client, &c.tcp.server]
-        .iter()
-        .filter_map(|h| h.first_retransmission.map(|r| r.frame))
-        .min();
-    match (network, first_retransmission) {
-        (true, Some(f)) => f,
-        _ => u64::MAX,
-    }
-}
-
-/// What became of an idle gap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GapOutcome {
-    /// Traffic went on after it.
-    Survived,
-    /// It ended in the packet that met a dead NAT mapping.
-    Killed,
-    /// It came after the connection had already failed (retransmission backoff): no evidence
-    /// either way about the NAT timeout.
-    AfterFailure,
-}
-
-/// Every idle gap of a connection with its outcome, as the NAT bracket reads them.
-pub fn gap_outcomes(c: &Connection) -> Vec<(&IdleGap, GapOutcome)> {
-    let killer = killing_gap(c).map(|g| g.before.frame);
-    let cutoff = survival_cutoff(c);
-    c.idle_gaps
-        .iter()
-        .map(|g| {
-            let outcome = if Some(g.before.frame) == killer {
-                GapOutcome::Killed
-            } else if g.before.frame < cutoff {
-                GapOutcome::Survived
-            } else {
-                GapOutcome::AfterFailure
-            };
-            (g, outcome)
-        })
-        .collect()
-}
-
 /// Brackets the NAT idle timeout between the longest gap a connection survived and the
 /// shortest gap that killed one.
-pub fn nat_bracket(conns: &[Connection]) -> Option<Finding> {
+pub fn nat_bracket(conns: &[Judged]) -> Option<Finding> {
     let mut killed: Option<(f64, usize)> = None;
     let mut survived: Option<(f64, usize)> = None;
     for c in conns {
-        for (g, outcome) in gap_outcomes(c) {
+        for (g, &outcome) in c.idle_gaps.iter().zip(&c.verdict.gap_outcomes) {
             let slot = match outcome {
                 GapOutcome::Killed if killed.is_none_or(|(k, _)| g.seconds < k) => &mut killed,
                 GapOutcome::Survived if survived.is_none_or(|(s, _)| g.seconds > s) => {

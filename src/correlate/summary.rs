@@ -1,8 +1,8 @@
 //! Summary metrics across all connections.
 
 use crate::mqtt::PacketKind;
-use crate::session::Connection;
 use crate::verdict::Cause;
+use crate::verdict::Judged;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -51,18 +51,22 @@ pub struct Summary {
     pub duration: Stats,
     /// Time from a close to the same client's next connection, seconds.
     pub time_to_reconnect: Stats,
+    /// Every time to reconnect, seconds: from a connection's last packet to the start of the
+    /// same client id's next connection (what `time_to_reconnect` sums up; charts draw it).
+    #[serde(skip)]
+    pub reconnect_waits: Vec<f64>,
     /// PUBLISH packets, both directions.
     pub messages_published: u64,
 }
 
 /// Computes the summary.
-pub fn summarize(conns: &[Connection]) -> Summary {
+pub fn summarize(conns: &[Judged]) -> Summary {
     let mut s = Summary {
         connections: conns.len(),
         ..Summary::default()
     };
     for c in conns {
-        let Some(v) = &c.verdict else { continue };
+        let v = &c.verdict;
         *s.by_cause.entry(v.cause.name()).or_default() += 1;
         if v.cause.is_drop() {
             s.drops += 1;
@@ -76,20 +80,18 @@ pub fn summarize(conns: &[Connection]) -> Summary {
     let mut waits = Vec::new();
     for pair in successive_connections(conns) {
         waits.push((pair.1.start - pair.0.end).as_secs_f64().max(0.0));
-        let dropped = pair
-            .0
-            .verdict
-            .as_ref()
-            .is_some_and(|v| v.cause.is_drop() && v.cause != Cause::ConnectRefused);
+        let v = &pair.0.verdict;
+        let dropped = v.cause.is_drop() && v.cause != Cause::ConnectRefused;
         s.recoveries += usize::from(dropped);
     }
     s.time_to_reconnect = Stats::of(&waits);
+    s.reconnect_waits = waits;
     s
 }
 
 /// Each connection paired with the next connection of the same client id, in start order.
-fn successive_connections(conns: &[Connection]) -> Vec<(&Connection, &Connection)> {
-    let mut by_client: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
+fn successive_connections(conns: &[Judged]) -> Vec<(&Judged, &Judged)> {
+    let mut by_client: BTreeMap<&str, Vec<&Judged>> = BTreeMap::new();
     for c in conns {
         if let Some(id) = c.client_id.as_deref() {
             by_client.entry(id).or_default().push(c);
@@ -101,13 +103,4 @@ fn successive_connections(conns: &[Connection]) -> Vec<(&Connection, &Connection
         pairs.extend(group.windows(2).map(|p| (p[0], p[1])));
     }
     pairs
-}
-
-/// Every time to reconnect: from a connection's last packet to the start of the same
-/// client id's next connection, seconds.
-pub fn reconnect_waits(conns: &[Connection]) -> Vec<f64> {
-    successive_connections(conns)
-        .into_iter()
-        .map(|(a, b)| (b.start - a.end).as_secs_f64().max(0.0))
-        .collect()
 }

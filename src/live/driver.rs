@@ -4,11 +4,13 @@ use super::capture::{Batch, PcapCounters};
 use super::events::{Event, EventSink};
 use super::metrics::{CauseLabels, KindLabels, Metrics, raise_to};
 use super::ring::{self, Ring};
+use super::window::{self, Retired, Window};
 use super::{LiveError, LiveOptions, wall_now};
-use crate::Analysis;
-use crate::analyzer::{Analyzer, Retired};
-use crate::session::Connection;
+use crate::engine::Analysis;
+use crate::engine::Analyzer;
 use crate::time::{Span, Timestamp};
+use crate::transport::TransportKind;
+use crate::verdict::Judged;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ const RETIREMENT_SLACK: Span = Span::from_secs(40);
 /// The live driver's state.
 pub struct Driver {
     analyzer: Analyzer,
+    window: Window,
     events: EventSink,
     metrics: Arc<Metrics>,
     ring: Option<Ring>,
@@ -60,6 +63,7 @@ impl Driver {
         });
         Ok(Driver {
             analyzer,
+            window: Window::default(),
             events: EventSink::new(out),
             metrics,
             ring,
@@ -92,7 +96,7 @@ impl Driver {
         }
         self.announce_opened(now)?;
         self.announce_overdue(now)?;
-        let retired = self.analyzer.drain_closed();
+        let retired = self.window.drain(&mut self.analyzer);
         self.announce_retired(&retired, now)?;
         self.events.flush().map_err(events_error)?;
         self.update_gauges(pcap);
@@ -101,8 +105,9 @@ impl Driver {
 
     fn announce_opened(&mut self, now: Timestamp) -> Result<(), LiveError> {
         for s in self.analyzer.sessions() {
-            if (s.connect.is_some() || s.encrypted) && self.opened.insert(s.id) {
-                let time = s.connect.map_or(now, |(at, _)| at.ts);
+            let encrypted = s.transport != TransportKind::Tcp;
+            if (s.connect().is_some() || encrypted) && self.opened.insert(s.id) {
+                let time = s.connect().map_or(now, |(at, _)| at.ts);
                 self.events
                     .write(&Event::opened(&s, time))
                     .map_err(events_error)?;
@@ -112,7 +117,7 @@ impl Driver {
     }
 
     fn announce_overdue(&mut self, now: Timestamp) -> Result<(), LiveError> {
-        for o in self.analyzer.overdue(now) {
+        for o in window::overdue(&self.analyzer, now) {
             if self.overdue.insert(o.id, o.last_client_packet.frame)
                 == Some(o.last_client_packet.frame)
             {
@@ -137,8 +142,7 @@ impl Driver {
                 .map_err(events_error)?;
         }
         for f in &r.findings {
-            let kind = serde_json::to_value(f.kind).ok();
-            let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("unknown");
+            let kind = f.kind.name();
             self.metrics
                 .findings
                 .get_or_create(&KindLabels { kind: kind.into() })
@@ -150,8 +154,8 @@ impl Driver {
         Ok(())
     }
 
-    fn count_closed(&self, c: &Connection) {
-        let Some(v) = &c.verdict else { return };
+    fn count_closed(&self, c: &Judged) {
+        let v = &c.verdict;
         let labels = CauseLabels {
             cause: v.cause.name().into(),
             layer: v.layer.map_or("unknown", |l| l.name()).into(),
@@ -167,9 +171,9 @@ impl Driver {
     }
 
     /// Writes a dropped connection's packets; the path, if written.
-    fn keep(&self, c: &Connection) -> Option<String> {
+    fn keep(&self, c: &Judged) -> Option<String> {
         let ring = self.ring.as_ref()?;
-        c.verdict.as_ref().filter(|v| v.cause.is_drop())?;
+        c.verdict.cause.is_drop().then_some(())?;
         match ring.write(c) {
             Ok(path) => {
                 self.metrics.kept_files.inc();
@@ -224,14 +228,17 @@ impl Driver {
 
     /// Retires flows idle past `--flow-idle` (emitted at the next tick).
     pub fn evict_idle(&mut self) {
-        let n = self.analyzer.evict_idle(self.flow_idle);
+        let (idle, now) = (self.flow_idle, self.analyzer.now());
+        let n = self.analyzer.retire_where(|f| now - f.last.ts > idle);
         self.metrics.flows_idle_evicted.inc_by(n as u64);
     }
 
     /// Writes the report of the window that just ended, and forgets its connections.
     pub fn report_window(&mut self) -> Result<(), LiveError> {
         let now = wall_now();
-        let window = self.analyzer.take_window(vec![self.interface.clone()]);
+        let window = self
+            .window
+            .take(&self.analyzer, vec![self.interface.clone()]);
         let name = format!("window-{}-{}", secs(self.window_start), secs(now));
         self.window_start = now;
         write_report(self.report_dir.as_deref(), &name, &window)
@@ -242,7 +249,7 @@ impl Driver {
     pub fn finish(mut self, pcap: &PcapCounters) -> Result<(), LiveError> {
         let now = wall_now();
         self.analyzer.advance(now);
-        self.analyzer.retire_closed();
+        self.analyzer.retire_where(|f| f.closed());
         self.tick(now, pcap)?;
         let frames = self.metrics.frames.get();
         let name = format!("final-{}-{}", secs(self.window_start), secs(now));

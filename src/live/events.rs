@@ -1,10 +1,11 @@
 //! Live events: one JSON object per line, written as things happen. The README's
 //! "Live events" section documents every field.
 
-use crate::analyzer::{OpenSession, Overdue};
+use super::window::Overdue;
 use crate::correlate::Finding;
-use crate::session::Connection;
+use crate::engine::OpenSession;
 use crate::time::{Span, Timestamp};
+use crate::verdict::Judged;
 use crate::verdict::Verdict;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -85,10 +86,11 @@ impl<'a> Event<'a> {
     pub fn opened(s: &OpenSession<'a>, time: Timestamp) -> Event<'a> {
         let mut e = Event::new(EventKind::ConnectionOpened, time);
         e.connection = Some(s.id);
-        e.client_id = s.connect.map(|(_, c)| c.client_id.as_str());
-        e.keepalive = s.connect.map(|(_, c)| c.keepalive);
-        e.client = Some(s.client.to_string());
-        e.server = Some(s.server.to_string());
+        let connect = s.session.connect();
+        e.client_id = connect.map(|(_, c)| c.client_id.as_str());
+        e.keepalive = connect.map(|(_, c)| c.keepalive);
+        e.client = Some(s.client().to_string());
+        e.server = Some(s.server().to_string());
         e
     }
 
@@ -106,7 +108,7 @@ impl<'a> Event<'a> {
     }
 
     /// A connection ended; `kept` names its pcap file.
-    pub fn closed(c: &'a Connection, kept: Option<String>) -> Event<'a> {
+    pub fn closed(c: &'a Judged, kept: Option<String>) -> Event<'a> {
         let mut e = Event::new(EventKind::ConnectionClosed, c.end);
         e.connection = Some(c.id);
         e.client_id = c.client_id.as_deref();
@@ -114,7 +116,7 @@ impl<'a> Event<'a> {
         e.server = Some(c.server.to_string());
         e.keepalive = c.keepalive;
         e.duration = Some(c.duration);
-        e.verdict = c.verdict.as_ref();
+        e.verdict = Some(&c.verdict);
         e.kept = kept;
         e
     }
@@ -162,8 +164,8 @@ impl EventSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FrameRef;
-    use crate::analyzer::Overdue;
+    use crate::evidence::FrameRef;
+    use crate::live::window::Overdue;
 
     #[test]
     fn overdue_lines_carry_the_common_fields() {

@@ -7,10 +7,11 @@ mod driver;
 pub mod events;
 pub mod metrics;
 pub mod ring;
+pub mod window;
 
 pub use capture::{CaptureError, CaptureSpec};
 
-use crate::analyzer::{Analyzer, Config};
+use crate::engine::{Analyzer, Config};
 use crate::time::{Span, Timestamp};
 use capture::Live;
 use driver::Driver;

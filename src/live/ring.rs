@@ -7,9 +7,9 @@
 //! holds its last `keep` seconds before the close and every packet of it until retirement.
 
 use crate::decode;
-use crate::session::Connection;
 use crate::source::Frame;
 use crate::time::{Span, Timestamp};
+use crate::verdict::Judged;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ impl Ring {
     }
 
     /// Writes the kept packets of `c` from `keep` before its end; returns the file's path.
-    pub fn write(&self, c: &Connection) -> Result<PathBuf, pcap::Error> {
+    pub fn write(&self, c: &Judged) -> Result<PathBuf, pcap::Error> {
         let k = key(c.client, c.server);
         let from = c.end + Span(-self.keep.0);
         let path = self.dir.join(file_name(c));
@@ -133,7 +133,7 @@ fn header(p: &Kept) -> pcap::PacketHeader {
 
 /// `<client id>-<cause>-<end, unix seconds>-<client port>.pcap`, the client id reduced to
 /// characters safe in a file name.
-fn file_name(c: &Connection) -> String {
+fn file_name(c: &Judged) -> String {
     let id: String = c
         .client_id
         .as_deref()
@@ -149,7 +149,7 @@ fn file_name(c: &Connection) -> String {
             }
         })
         .collect();
-    let cause = c.verdict.as_ref().map_or("unjudged", |v| v.cause.name());
+    let cause = c.verdict.cause.name();
     let end = c.end.0.div_euclid(1_000_000_000);
     format!("{id}-{cause}-{end}-{}.pcap", c.client.port())
 }

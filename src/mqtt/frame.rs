@@ -137,3 +137,16 @@ fn plausible_publish(byte1: u8, remaining: usize, body: &[u8]) -> bool {
     };
     remaining >= 2 + topic_len + id_len
 }
+
+/// Whether a payload starts with an MQTT CONNECT (fixed header 0x10, then the protocol
+/// name "MQTT" or "MQIsdp" after the remaining length): a client's first words, which
+/// settle the roles of a connection whose SYN is not in the capture.
+pub fn looks_like_connect(payload: &[u8]) -> bool {
+    if payload.first() != Some(&0x10) {
+        return false;
+    }
+    let varint = payload[1..].iter().take(4).position(|b| b & 0x80 == 0);
+    let Some(i) = varint else { return false };
+    let rest = &payload[(2 + i).min(payload.len())..];
+    rest.starts_with(b"\x00\x04MQTT") || rest.starts_with(b"\x00\x06MQIsdp")
+}

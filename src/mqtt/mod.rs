@@ -22,11 +22,13 @@ mod frame;
 mod library;
 mod packet;
 mod raw;
+mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use frame::{Framing, frame, plausible_start};
+pub use frame::{Framing, frame, looks_like_connect, plausible_start};
 pub use packet::{Connect, Packet, PacketKind, Version};
+pub use stream::{Found, MqttStream};
 
 /// Why a whole packet could not be decoded. A data point to count, never a reason to stop.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@
 //! Every string of the analysis (explanations, hints, findings, reason strings, topics,
 //! anomaly reasons) has the originals replaced by their pseudonyms.
 
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use crate::mqtt::Packet;
 use crate::session::{Anomaly, Entry, What};
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ pub fn anonymize(a: &mut Analysis, key: &[u8]) {
         ids: HashMap::new(),
         ips: HashMap::new(),
     };
-    for c in &mut a.connections {
+    for c in a.connections.iter_mut().map(|j| &mut j.connection) {
         c.client = names.addr(c.client);
         c.server = names.addr(c.server);
         for id in [&mut c.client_id, &mut c.username].into_iter().flatten() {
@@ -63,10 +63,9 @@ pub fn anonymize(a: &mut Analysis, key: &[u8]) {
         }
     };
     for c in &mut a.connections {
-        if let Some(v) = &mut c.verdict {
-            scrub(&mut v.explanation);
-            v.hints.iter_mut().for_each(scrub);
-        }
+        scrub(&mut c.verdict.explanation);
+        c.verdict.hints.iter_mut().for_each(scrub);
+        let c = &mut c.connection;
         if let Some(text) = c.disconnect.as_mut().and_then(|d| d.reason_string.as_mut()) {
             scrub(text);
         }

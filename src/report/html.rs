@@ -2,9 +2,9 @@
 //! connections, all read from one `Analysis`.
 
 use super::svg::{Chart, style};
-use crate::analysis::Analysis;
 use crate::correlate::Summary;
-use crate::session::Connection;
+use crate::engine::Analysis;
+use crate::verdict::Judged;
 use std::io::{self, Write};
 
 /// Most dropped connections listed in the table; the rest are counted.
@@ -108,10 +108,10 @@ fn findings(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn dropped(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
-    let drops: Vec<&Connection> = a
+    let drops: Vec<&Judged> = a
         .connections
         .iter()
-        .filter(|c| c.verdict.as_ref().is_some_and(|v| v.cause.is_drop()))
+        .filter(|c| c.verdict.cause.is_drop())
         .collect();
     if drops.is_empty() {
         return writeln!(out, "<h2>Dropped connections</h2>\n<p>None.</p>");
@@ -134,8 +134,8 @@ fn dropped(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn connection_row(c: &Connection, out: &mut impl Write) -> io::Result<()> {
-    let Some(v) = &c.verdict else { return Ok(()) };
+fn connection_row(c: &Judged, out: &mut impl Write) -> io::Result<()> {
+    let v = &c.verdict;
     let (label, colour) = super::svg::verdict_label(c);
     let frames: Vec<String> = v.evidence.iter().map(u64::to_string).collect();
     writeln!(

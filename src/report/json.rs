@@ -1,6 +1,6 @@
 //! JSON and NDJSON views.
 
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use serde::Serialize;
 use std::io::{self, Write};
 

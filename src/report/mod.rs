@@ -1,12 +1,16 @@
-//! The report stage: views of one `Analysis`. None of them recomputes anything.
+//! The report stage: views of one `Analysis`. None of them recomputes anything, and none
+//! rewrites it: vocabulary, pseudonyms and timeline trimming are applied to what is printed
+//! (`present`).
 
-pub mod anonymize;
+mod anonymize;
 mod html;
 mod json;
+mod present;
 pub mod svg;
 mod text;
 pub mod trace;
 
 pub use html::write_index;
 pub use json::{write_json, write_ndjson};
+pub use present::{Presentation, present};
 pub use text::{write_packets, write_table};

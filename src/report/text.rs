@@ -1,12 +1,13 @@
 //! The terminal views: a table of connections with their verdicts, findings and totals; and
 //! a per-packet dump like a tshark field listing.
 
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use crate::mqtt::Packet;
-use crate::session::{Connection, TcpEndKind, What};
+use crate::session::{TcpEndKind, What};
+use crate::verdict::Judged;
 use std::io::{self, Write};
 
-fn tcp_end(c: &Connection) -> String {
+fn tcp_end(c: &Judged) -> String {
     match c.tcp_end {
         None => "open".into(),
         Some(e) => format!(
@@ -20,10 +21,8 @@ fn tcp_end(c: &Connection) -> String {
     }
 }
 
-fn verdict(c: &Connection) -> String {
-    let Some(v) = &c.verdict else {
-        return "-".into();
-    };
+fn verdict(c: &Judged) -> String {
+    let v = &c.verdict;
     let name = v.broker_reason.unwrap_or(v.cause.name());
     let layer = v.layer.map_or("-", |l| l.name());
     match v.code {
@@ -70,9 +69,8 @@ pub fn write_table(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
             tcp_end(c),
             verdict(c)
         )?;
-        if let Some(v) = &c.verdict
-            && v.cause.is_drop()
-        {
+        let v = &c.verdict;
+        if v.cause.is_drop() {
             writeln!(
                 out,
                 "        {} (frames {})",

@@ -1,10 +1,10 @@
 //! The trace view: one device's connection history, a row per connect, disconnect and
 //! close, in the style of a broker console's connection log.
 
-use crate::analysis::Analysis;
-use crate::session::Connection;
+use crate::engine::Analysis;
 use crate::tcp::Side;
 use crate::time::Timestamp;
+use crate::verdict::Judged;
 use crate::verdict::{Cause, Vocabulary, describe};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -24,15 +24,13 @@ pub struct TraceRow {
     pub frame: u64,
 }
 
-fn connect_row(c: &Connection) -> Option<TraceRow> {
+fn connect_row(c: &Judged) -> Option<TraceRow> {
     let at = c.connect?;
     let description = match c.connack {
         None => "no answer".to_string(),
         Some(a) if a.code == 0 => "accepted".to_string(),
-        Some(_) => c
-            .verdict
-            .as_ref()
-            .and_then(|v| describe(v, Vocabulary::Apsara).map(String::from))
+        Some(_) => describe(&c.verdict, Vocabulary::Apsara)
+            .map(String::from)
             .unwrap_or_else(|| "refused".into()),
     };
     let description = match c.connack {
@@ -48,7 +46,7 @@ fn connect_row(c: &Connection) -> Option<TraceRow> {
     })
 }
 
-fn end_rows(c: &Connection) -> Vec<TraceRow> {
+fn end_rows(c: &Judged) -> Vec<TraceRow> {
     let mut rows = Vec::new();
     if let Some(d) = &c.disconnect {
         let description = match d.side {
@@ -66,7 +64,7 @@ fn end_rows(c: &Connection) -> Vec<TraceRow> {
             frame: d.at.frame,
         });
     }
-    let Some(v) = &c.verdict else { return rows };
+    let v = &c.verdict;
     if matches!(
         v.cause,
         Cause::OpenAtEnd | Cause::ClientDisconnect | Cause::ConnectRefused

@@ -2,11 +2,11 @@
 //! JSON output documents it field by field (see README, "JSON schema").
 
 use super::{Anomaly, Entry, KeepaliveMiss, Session};
-use crate::FrameRef;
+use crate::evidence::FrameRef;
 use crate::mqtt::{PacketKind, Version};
 use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
 use crate::time::{Span, Timestamp};
-use crate::verdict::Verdict;
+use crate::transport::TransportKind;
 use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
 
@@ -139,7 +139,9 @@ pub struct Connection {
     /// The user name, only with `--show-usernames`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// MQTT over TLS: tracked at the TCP level only.
+    /// What carried MQTT: `tcp` or `tls`.
+    pub transport: TransportKind,
+    /// MQTT over TLS (`transport` is `tls`).
     pub encrypted: bool,
     /// First packet time.
     pub start: Timestamp,
@@ -183,8 +185,6 @@ pub struct Connection {
     pub anomalies: Vec<Entry>,
     /// All anomalies, counted.
     pub anomalies_total: u64,
-    /// The verdict: why it ended.
-    pub verdict: Option<Verdict>,
     /// Timeline of packets and events (first and last entries); only with `--timeline`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Entry>,
@@ -198,7 +198,12 @@ fn addr<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
 
 impl Connection {
     /// Builds the record of a finished flow.
-    pub fn build(id: usize, flow: &Flow, session: Option<Session>, encrypted: bool) -> Connection {
+    pub fn build(
+        id: usize,
+        flow: &Flow,
+        session: Option<Session>,
+        transport: TransportKind,
+    ) -> Connection {
         let [client_half, server_half] = flow.sides.clone();
         let tcp_end = tcp_end(&client_half, &server_half);
         let mut c = Connection {
@@ -214,7 +219,8 @@ impl Connection {
             has_username: false,
             has_password: false,
             username: None,
-            encrypted,
+            transport,
+            encrypted: transport == TransportKind::Tls,
             start: flow.first.ts,
             end: flow.last.ts,
             duration: flow.last.ts - flow.first.ts,
@@ -239,7 +245,6 @@ impl Connection {
             idle_gaps: flow.idle_gaps.clone(),
             anomalies: Vec::new(),
             anomalies_total: 0,
-            verdict: None,
             timeline: Vec::new(),
             timeline_omitted: 0,
         };
@@ -295,6 +300,11 @@ impl Connection {
     /// One side's TCP facts.
     pub fn half(&self, side: Side) -> &HalfFacts {
         self.tcp.get(side)
+    }
+
+    /// When the connection ended: its first FIN or RST, else its last packet.
+    pub fn drop_time(&self) -> Timestamp {
+        self.tcp_end.map_or(self.end, |e| e.at.ts)
     }
 }
 

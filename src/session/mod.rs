@@ -2,18 +2,18 @@
 //! `Connection` record that later stages judge.
 
 mod connection;
-mod stream;
 mod timeline;
 
 pub use connection::{
     ConnAckFacts, Connection, DisconnectFacts, PacketCounts, Sides, TcpEnd, TcpEndKind,
 };
-pub use stream::{Found, MqttStream};
-pub use timeline::{Entry, Timeline, What};
+pub use timeline::{Entry, Inferred, Timeline, What};
 
-use crate::FrameRef;
-use crate::mqtt::{self, Connect, Packet, PacketKind, Version};
-use crate::tcp::{Side, StreamEvent};
+use crate::evidence::FrameRef;
+use crate::mqtt::{self, Connect, Found, MqttStream, Packet, PacketKind, Version};
+use crate::tcp::Side;
+use crate::time::{Span, Timestamp};
+use crate::transport::{Delivery, InferredPacket};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -134,6 +134,18 @@ impl Session {
         self.facts.last_packet[side.idx()]
     }
 
+    /// The client's silence at `now` when it passes `ratio` × its keepalive (MQTT lets the
+    /// server close a connection whose client sent nothing for 1.5 × keepalive): the
+    /// client's last packet and how long it has been silent.
+    pub fn silent_past_keepalive(&self, now: Timestamp, ratio: f64) -> Option<(FrameRef, Span)> {
+        let (_, connect) = self.connect()?;
+        let last = self.last_packet(Side::Client)?;
+        let ka = connect.keepalive;
+        let allowed = Span::from_secs_f64(f64::from(ka) * ratio);
+        let silent_for = now - last.ts;
+        (ka > 0 && silent_for > allowed).then_some((last, silent_for))
+    }
+
     /// Packets skipped for being longer than the cap.
     pub fn oversized(&self) -> u64 {
         self.facts.oversized
@@ -144,18 +156,19 @@ impl Session {
         self.streams.iter().map(|s| s.buffered()).sum()
     }
 
-    /// Takes one event from the TCP stage.
-    pub fn on_event(&mut self, ev: StreamEvent<'_>) {
+    /// Takes one delivery of the transport stage.
+    pub fn on_delivery(&mut self, d: Delivery<'_>) {
         let Session { streams, facts } = self;
-        match ev {
-            StreamEvent::Data { side, bytes, at } => {
+        match d {
+            Delivery::Mqtt { side, bytes, at } => {
                 streams[side.idx()].data(bytes, &mut |f| facts.on_found(side, at, f));
             }
-            StreamEvent::Gap { side, len, at } => {
+            Delivery::Gap { side, len, at } => {
                 facts.after_hole[side.idx()] = true;
                 streams[side.idx()].gap(len, &mut |f| facts.on_found(side, at, f));
             }
-            StreamEvent::Tcp(ev) => facts.timeline.push(Entry {
+            Delivery::Inferred(p) => facts.on_inferred(p),
+            Delivery::Tcp(ev) => facts.timeline.push(Entry {
                 at: ev.at,
                 side: ev.side,
                 what: What::Tcp(ev.kind),
@@ -233,6 +246,30 @@ impl Facts {
                 }
             }
         }
+    }
+
+    /// A packet the transport inferred from its framing: counted and timed like a read one;
+    /// its contents (codes, client id) stay unknown.
+    fn on_inferred(&mut self, p: InferredPacket) {
+        self.counts.add(p.kind);
+        match (p.side, p.kind) {
+            (Side::Client, PacketKind::PingReq) => push_capped(&mut self.outstanding_pings, p.at),
+            (Side::Server, PacketKind::PingResp) => {
+                self.outstanding_pings.pop_front();
+            }
+            (side, PacketKind::Disconnect) => self.note_disconnect(side, p.at, None, &None),
+            _ => {}
+        }
+        self.note_client_packet(p.side, p.at, p.kind);
+        self.last_packet[p.side.idx()] = Some(p.at);
+        self.timeline.push(Entry {
+            at: p.at,
+            side: p.side,
+            what: What::Inferred(timeline::Inferred {
+                kind: p.kind,
+                inferred: true,
+            }),
+        });
     }
 
     fn on_packet(&mut self, side: Side, at: FrameRef, packet: Packet) {

@@ -1,8 +1,8 @@
 //! A connection's ordered record of MQTT packets, TCP events and anomalies, bounded: the
 //! first entries and the last ones are kept, the middle is counted.
 
-use crate::FrameRef;
-use crate::mqtt::Packet;
+use crate::evidence::FrameRef;
+use crate::mqtt::{Packet, PacketKind};
 use crate::session::Anomaly;
 use crate::tcp::{Side, TcpEventKind};
 use serde::Serialize;
@@ -18,6 +18,18 @@ pub enum What {
     Tcp(TcpEventKind),
     /// An anomaly.
     Anomaly(Anomaly),
+    /// An MQTT packet inferred from the transport's framing (TLS without keys).
+    Inferred(Inferred),
+}
+
+/// A timeline mark for an inferred packet: its type, and that it was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Inferred {
+    /// The packet type.
+    #[serde(rename = "type")]
+    pub kind: PacketKind,
+    /// Always true: the packet was inferred, not read.
+    pub inferred: bool,
 }
 
 /// One timeline entry.

@@ -425,11 +425,22 @@ mod tests {
         let opened = CaptureFile::open(&path, None);
         std::fs::remove_file(&path).ok();
         assert!(matches!(opened, Err(SourceError::NotACapture { .. })));
-        // Linux keeps a thread's name (cut to 15 bytes) in /proc/self/task/*/comm.
-        let alive = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .any(|comm| comm.trim_end() == "gz dropscope-no");
-        assert!(!alive, "the decompressing thread outlived the failed open");
+        // Linux keeps a thread's name (cut to 15 bytes) in /proc/self/task/*/comm. A joined
+        // thread's task can linger there for a moment after `join` returns (the kernel wakes
+        // the joiner before it reaps the task), so look a few times before calling it alive.
+        let alive = || {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .any(|comm| comm.trim_end() == "gz dropscope-no")
+        };
+        let gone = (0..50).any(|_| {
+            let gone = !alive();
+            if !gone {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            gone
+        });
+        assert!(gone, "the decompressing thread outlived the failed open");
     }
 }

@@ -1,8 +1,8 @@
 //! One TCP connection: roles, handshake, per-side facts, and delivery to the MQTT stage.
 
 use super::{Arrival, Piece, Reassembler, Seq, Side, StreamEvent, TcpEvent, TcpEventKind};
-use crate::FrameRef;
 use crate::decode::Segment;
+use crate::evidence::FrameRef;
 use crate::time::Span;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -128,11 +128,13 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Starts a flow at its first captured segment. `is_server_port` tells which ports carry
-    /// MQTT (or MQTT over TLS), for captures that start after the SYN.
+    /// Starts a flow at its first captured segment. For captures that start after the SYN,
+    /// `client_greeting` says whether the segment's payload is a client's first words (the
+    /// transport stage recognises them), and `is_server_port` which ports serve.
     pub fn new(
         seg: &Segment<'_>,
         at: FrameRef,
+        client_greeting: bool,
         is_server_port: impl Fn(u16) -> bool,
         buffer_cap: usize,
         gap_floor: Span,
@@ -142,7 +144,7 @@ impl Flow {
         let syn = seg.flags.syn();
         let sender_is_client = if syn {
             !seg.flags.ack()
-        } else if looks_like_connect(seg.payload) {
+        } else if client_greeting {
             true
         } else if is_server_port(seg.dst_port) != is_server_port(seg.src_port) {
             is_server_port(seg.dst_port)
@@ -402,17 +404,4 @@ fn deliver(side: Side, piece: Piece<'_>, at: FrameRef, out: &mut impl FnMut(Stre
         }
         Piece::Cut(len) => out(StreamEvent::Gap { side, len, at }),
     }
-}
-
-/// Whether a payload starts with an MQTT CONNECT (fixed header 0x10, then the protocol
-/// name "MQTT" or "MQIsdp" after the remaining length): a client's first words, which
-/// settle the roles of a connection whose SYN is not in the capture.
-pub fn looks_like_connect(payload: &[u8]) -> bool {
-    if payload.first() != Some(&0x10) {
-        return false;
-    }
-    let varint = payload[1..].iter().take(4).position(|b| b & 0x80 == 0);
-    let Some(i) = varint else { return false };
-    let rest = &payload[(2 + i).min(payload.len())..];
-    rest.starts_with(b"\x00\x04MQTT") || rest.starts_with(b"\x00\x06MQIsdp")
 }

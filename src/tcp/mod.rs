@@ -4,12 +4,14 @@
 mod flow;
 mod reassembly;
 mod seq;
+mod table;
 
-pub use flow::{Flow, HalfFacts, Handshake, IdleGap, RstFacts, looks_like_connect};
+pub use flow::{Flow, HalfFacts, Handshake, IdleGap, RstFacts};
 pub use reassembly::{Arrival, Piece, Reassembler, ReassemblyStats};
 pub use seq::Seq;
+pub use table::{FlowKey, FlowTable, HasFlow, flow_key};
 
-use crate::FrameRef;
+use crate::evidence::FrameRef;
 use serde::Serialize;
 
 /// One end of a connection, by role.

@@ -6,7 +6,7 @@
 //! bounded by a cap; past it the missing range is declared a hole.
 
 use super::seq::Seq;
-use crate::FrameRef;
+use crate::evidence::FrameRef;
 use std::collections::BTreeMap;
 
 /// A piece of the in-order stream.

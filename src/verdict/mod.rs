@@ -1,9 +1,14 @@
 //! The verdict stage: why each connection ended, in the taxonomy of
 //! `shared/docs/taxonomy.md`, decided by a pure function of the connection's facts.
 
+mod gaps;
+mod judged;
 mod rules;
+mod vantage;
 mod vocabulary;
 
+pub use gaps::GapOutcome;
+pub use judged::{Judged, Recast, rejudge};
 pub use rules::{Thresholds, classify};
 pub use vocabulary::{Vocabulary, describe};
 
@@ -194,4 +199,8 @@ pub struct Verdict {
     /// The cause in the chosen broker's words (set by the report layer's vocabulary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker_reason: Option<&'static str>,
+    /// What became of each idle gap (in the order of the connection's `idle_gaps`): derived
+    /// once from the verdict, read by the NAT bracket and the charts.
+    #[serde(skip)]
+    pub gap_outcomes: Vec<GapOutcome>,
 }

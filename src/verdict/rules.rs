@@ -3,7 +3,7 @@
 //! verdict.
 
 use super::{Actor, Cause, Layer, MissingPing, Vantage, Verdict};
-use crate::FrameRef;
+use crate::evidence::FrameRef;
 use crate::mqtt::Version;
 use crate::session::{Anomaly, Connection, TcpEnd, TcpEndKind};
 use crate::tcp::Side;
@@ -66,7 +66,7 @@ pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
         .iter()
         .find_map(|rule| rule(c, t))
         .unwrap_or_else(|| unknown(c));
-    v.vantage = vantage(c);
+    v.vantage = super::vantage::vantage(c);
     if c.encrypted && v.cause != Cause::OpenAtEnd {
         v.hints
             .push("MQTT over TLS: only TCP facts were read; an MQTT reason may be hidden".into());
@@ -88,6 +88,7 @@ fn verdict(cause: Cause, layer: Layer, side: Option<Actor>, rule: &'static str) 
         vantage: Vantage::Unknown,
         related_connection: None,
         broker_reason: None,
+        gap_outcomes: Vec::new(),
     }
 }
 
@@ -583,26 +584,6 @@ fn unknown(c: &Connection) -> Verdict {
     v
 }
 
-/// Near the client, the SYN→SYN-ACK time is the whole round trip and SYN-ACK→ACK almost
-/// none; near the broker, the opposite. TTLs confirm: the near side's packets carry an
-/// initial TTL (64, 128, 255).
-fn vantage(c: &Connection) -> Vantage {
-    let initial = |ttl: Option<u8>| ttl.is_some_and(|t| matches!(t, 64 | 128 | 255));
-    let (ct, st) = (c.tcp.client.ttl, c.tcp.server.ttl);
-    if initial(ct) && !initial(st) && st.is_some() {
-        return Vantage::Client;
-    }
-    if initial(st) && !initial(ct) && ct.is_some() {
-        return Vantage::Server;
-    }
-    match (c.handshake.server_rtt(), c.handshake.client_rtt()) {
-        (Some(s), Some(cl)) if s.0 > 4 * cl.0.max(1) => Vantage::Client,
-        (Some(s), Some(cl)) if cl.0 > 4 * s.0.max(1) => Vantage::Server,
-        (Some(_), Some(_)) => Vantage::Between,
-        _ => Vantage::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +612,7 @@ mod tests {
             has_username: false,
             has_password: false,
             username: None,
+            transport: crate::transport::TransportKind::Tcp,
             encrypted: false,
             start: Timestamp(0),
             end: Timestamp(0),
@@ -660,7 +642,6 @@ mod tests {
             idle_gaps: vec![],
             anomalies: vec![],
             anomalies_total: 0,
-            verdict: None,
             timeline: vec![],
             timeline_omitted: 0,
         }

@@ -4,7 +4,7 @@
 use super::{Cause, Verdict};
 
 /// Whose words to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Vocabulary {
     /// The taxonomy's own names.
@@ -90,6 +90,7 @@ mod tests {
             vantage: Vantage::Unknown,
             related_connection: None,
             broker_reason: None,
+            gap_outcomes: vec![],
         }
     }
 

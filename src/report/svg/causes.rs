@@ -3,7 +3,7 @@
 use super::legend::{Entry, Legend};
 use super::style::{self, TEXT};
 use super::{Area, DrawResult, WIDTH};
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use crate::verdict::{Cause, Layer};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -31,7 +31,7 @@ impl Bar {
 
 fn bars(a: &Analysis) -> Vec<Bar> {
     let mut counts: BTreeMap<Cause, [usize; 3]> = BTreeMap::new();
-    for v in a.connections.iter().filter_map(|c| c.verdict.as_ref()) {
+    for v in a.connections.iter().map(|c| &c.verdict) {
         if !v.cause.is_drop() {
             continue;
         }

@@ -5,9 +5,8 @@ use super::clock::{self, Clock};
 use super::legend::{Entry, Legend};
 use super::style::{self, CHAR_PX, TEXT};
 use super::{Area, DrawResult, WIDTH};
-use crate::analysis::Analysis;
 use crate::correlate::{Finding, FindingKind};
-use crate::session::Connection;
+use crate::engine::Analysis;
 use crate::time::Timestamp;
 use crate::verdict::Layer;
 use plotters::prelude::*;
@@ -28,11 +27,6 @@ const BINS: usize = 60;
 const LAYERS: [Option<Layer>; 3] = [Some(Layer::Network), Some(Layer::Protocol), None];
 const ANNOTATION: RGBColor = RGBColor(0x37, 0x47, 0x4F);
 
-/// When a connection dropped: its first FIN or RST, else its last packet.
-pub fn drop_time(c: &Connection) -> Timestamp {
-    c.tcp_end.map_or(c.end, |e| e.at.ts)
-}
-
 /// A finding row: its words and the drop times it covers.
 struct Row {
     label: String,
@@ -44,9 +38,8 @@ pub fn render(a: &Analysis) -> io::Result<String> {
     let drops: Vec<(Timestamp, Option<Layer>)> = a
         .connections
         .iter()
-        .filter_map(|c| c.verdict.as_ref().map(|v| (c, v)))
-        .filter(|(_, v)| v.cause.is_drop())
-        .map(|(c, v)| (drop_time(c), v.layer))
+        .filter(|c| c.verdict.cause.is_drop())
+        .map(|c| (c.drop_time(), c.verdict.layer))
         .collect();
     let start = a
         .connections
@@ -124,7 +117,7 @@ fn row(a: &Analysis, f: &Finding) -> Option<Row> {
         .connections
         .iter()
         .filter_map(|&id| a.connections.get(id).filter(|c| c.id == id))
-        .map(drop_time)
+        .map(|c| c.drop_time())
         .collect();
     let label = style::fit(&label, ((LEFT - 24) / CHAR_PX) as usize);
     Some(Row { label, times })

@@ -4,7 +4,7 @@
 use super::legend::{Entry, Legend};
 use super::style::{self, TEXT};
 use super::{Area, DrawResult, WIDTH};
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -22,7 +22,7 @@ pub fn render(a: &Analysis) -> io::Result<String> {
         .iter()
         .map(|c| c.duration.as_secs_f64().max(0.0))
         .collect();
-    let waits = crate::correlate::reconnect_waits(&a.connections);
+    let waits = &a.summary.reconnect_waits;
     let entries = vec![
         Entry::block(BAR, "connections per bin"),
         Entry::note(
@@ -45,7 +45,7 @@ pub fn render(a: &Analysis) -> io::Result<String> {
             .clone()
             .shrink((half, TOP), (half as u32, PANEL as u32));
         panel(&left, "session duration", &durations)?;
-        panel(&right, "time to reconnect", &waits)?;
+        panel(&right, "time to reconnect", waits)?;
         legend.draw(root, (16, TOP + PANEL + 12))
     })
 }

@@ -4,8 +4,9 @@
 use super::legend::{Entry, Legend};
 use super::style::{self, CHAR_PX, TEXT};
 use super::{Area, DrawResult, WIDTH};
-use crate::analysis::Analysis;
-use crate::correlate::{FindingKind, GapOutcome, gap_outcomes};
+use crate::correlate::FindingKind;
+use crate::engine::Analysis;
+use crate::verdict::GapOutcome;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -35,7 +36,7 @@ struct Gap {
 fn gaps(a: &Analysis) -> Vec<Gap> {
     let mut out = Vec::new();
     for c in &a.connections {
-        for (i, (g, outcome)) in gap_outcomes(c).into_iter().enumerate() {
+        for (i, (g, &outcome)) in c.idle_gaps.iter().zip(&c.verdict.gap_outcomes).enumerate() {
             if outcome == GapOutcome::AfterFailure {
                 continue;
             }

@@ -4,9 +4,10 @@
 
 use super::style::Mark;
 use crate::mqtt::PacketKind;
-use crate::session::{Connection, What};
+use crate::session::What;
 use crate::tcp::{Side, TcpEventKind};
 use crate::time::{Span, Timestamp};
+use crate::verdict::Judged;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Marks of one kind from one side closer than this many pixels are drawn once.
@@ -16,7 +17,7 @@ pub const SAMPLE_PX: f64 = 3.0;
 #[derive(Debug)]
 pub struct Plan<'a> {
     /// Connections with a lane, top to bottom.
-    pub lanes: Vec<&'a Connection>,
+    pub lanes: Vec<&'a Judged>,
     /// Dropped connections left out for room.
     pub hidden_drops: usize,
     /// Clean or open connections left out, by cause name.
@@ -24,13 +25,13 @@ pub struct Plan<'a> {
 }
 
 /// Whether a connection ended in a drop.
-pub fn dropped(c: &Connection) -> bool {
-    c.verdict.as_ref().is_some_and(|v| v.cause.is_drop())
+pub fn dropped(c: &Judged) -> bool {
+    c.verdict.cause.is_drop()
 }
 
 /// Chooses at most `max` lanes: dropped connections first, then the rest; within each,
 /// grouped by client id (groups in order of their first connection), each group by start.
-pub fn plan(conns: &[Connection], max: usize) -> Plan<'_> {
+pub fn plan(conns: &[Judged], max: usize) -> Plan<'_> {
     let mut first: BTreeMap<(bool, &str), Timestamp> = BTreeMap::new();
     for c in conns {
         if let Some(id) = c.client_id.as_deref() {
@@ -38,7 +39,7 @@ pub fn plan(conns: &[Connection], max: usize) -> Plan<'_> {
             *t = (*t).min(c.start);
         }
     }
-    let mut order: Vec<&Connection> = conns.iter().collect();
+    let mut order: Vec<&Judged> = conns.iter().collect();
     order.sort_by_key(|c| {
         let clean = !dropped(c);
         let group = c
@@ -57,7 +58,7 @@ pub fn plan(conns: &[Connection], max: usize) -> Plan<'_> {
         if dropped(c) {
             plan.hidden_drops += 1;
         } else {
-            let cause = c.verdict.as_ref().map_or("no verdict", |v| v.cause.name());
+            let cause = c.verdict.cause.name();
             *plan.hidden_clean.entry(cause).or_default() += 1;
         }
     }
@@ -94,7 +95,7 @@ fn mark_of(what: &What) -> Option<Mark> {
 
 /// Every mark of a connection in time order: its packets and TCP events, then its keepalive
 /// deadlines.
-pub fn marks(c: &Connection) -> impl Iterator<Item = Placed> + '_ {
+pub fn marks(c: &Judged) -> impl Iterator<Item = Placed> + '_ {
     let events = c.timeline.iter().filter_map(|e| {
         mark_of(&e.what).map(|mark| Placed {
             mark,
@@ -109,7 +110,7 @@ pub fn marks(c: &Connection) -> impl Iterator<Item = Placed> + '_ {
 /// where the client then went quiet for at least one keepalive (where the deadline could
 /// matter) and that fell before the connection's last packet. Missed when the client's next
 /// packet came later, or never came.
-pub fn deadlines(c: &Connection) -> Vec<Placed> {
+pub fn deadlines(c: &Judged) -> Vec<Placed> {
     let Some(ka) = c.keepalive.filter(|&k| k > 0).map(f64::from) else {
         return Vec::new();
     };

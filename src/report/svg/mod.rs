@@ -12,7 +12,7 @@ mod legend;
 pub mod style;
 mod timeline;
 
-use crate::analysis::Analysis;
+use crate::engine::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io;

@@ -6,9 +6,9 @@ use super::lanes::{self, Placed, Plan};
 use super::legend::{Entry, Legend};
 use super::style::{self, CHAR_PX, Mark, TEXT};
 use super::{Area, DrawResult, WIDTH};
-use crate::analysis::Analysis;
-use crate::session::Connection;
+use crate::engine::Analysis;
 use crate::tcp::Side;
+use crate::verdict::Judged;
 use crate::verdict::{Cause, Layer};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -24,7 +24,7 @@ const AXIS: i32 = 50;
 
 /// A lane ready to draw: its connection and its sampled marks.
 struct Lane<'a> {
-    conn: &'a Connection,
+    conn: &'a Judged,
     marks: Vec<Placed>,
 }
 
@@ -125,7 +125,7 @@ fn draw_mark(root: &Area, m: &Placed, (x, y): (i32, i32)) -> DrawResult {
     }
 }
 
-fn lane_labels(root: &Area, c: &Connection, y: i32) -> DrawResult {
+fn lane_labels(root: &Area, c: &Judged, y: i32) -> DrawResult {
     let name = format!(
         "#{} {}",
         c.id,
@@ -141,13 +141,8 @@ fn lane_labels(root: &Area, c: &Connection, y: i32) -> DrawResult {
 }
 
 /// The words and colour at the end of a lane: the cause, its code, who ended it.
-pub fn verdict_label(c: &Connection) -> (String, RGBColor) {
-    let Some(v) = &c.verdict else {
-        return (
-            "no verdict".into(),
-            style::verdict_colour(Cause::Unknown, None),
-        );
-    };
+pub fn verdict_label(c: &Judged) -> (String, RGBColor) {
+    let v = &c.verdict;
     let mut s = v.cause.name().to_string();
     if let Some(code) = v.code {
         s.push_str(&format!(" 0x{code:02X}"));

@@ -3,8 +3,8 @@
 
 use crate::correlate::{Finding, Summary};
 use crate::decode::SkipCounts;
-use crate::session::Connection;
 use crate::source::ReadWarning;
+use crate::verdict::Judged;
 use serde::Serialize;
 
 /// Counters of the engine: what was read, skipped and capped.
@@ -52,19 +52,5 @@ pub struct Analysis {
     /// Findings across connections (takeovers, mass closes, patterns, NAT bracket).
     pub findings: Vec<Finding>,
     /// Every MQTT (or MQTT-over-TLS) connection, in order of first frame.
-    pub connections: Vec<Connection>,
-}
-
-impl Analysis {
-    /// Names every verdict's cause in a broker's words as well (`broker_reason`).
-    pub fn apply_vocabulary(&mut self, vocab: crate::verdict::Vocabulary) {
-        for c in &mut self.connections {
-            if let Some(v) = c.verdict.as_mut() {
-                v.broker_reason = match vocab {
-                    crate::verdict::Vocabulary::Mqtt => None,
-                    _ => crate::verdict::describe(v, vocab),
-                };
-            }
-        }
-    }
+    pub connections: Vec<Judged>,
 }

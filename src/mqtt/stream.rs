@@ -6,7 +6,7 @@
 //! sync (a snaplen cut); a gap elsewhere drops sync until a segment starts with a plausible
 //! MQTT fixed header again.
 
-use crate::mqtt::{self, Framing};
+use super::{self as mqtt, Framing};
 
 /// What the stream found in the bytes it was given.
 #[derive(Debug)]

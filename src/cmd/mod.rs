@@ -1,0 +1,128 @@
+//! One handler per command, and what they share: reading the inputs through the engine,
+//! the presentation the options ask for, and the exit code of read warnings.
+
+pub mod analyze;
+pub mod live;
+pub mod report;
+pub mod trace;
+
+use crate::cli::InputArgs;
+use dropscope::report::Presentation;
+use dropscope::source::{self, SourceError, Timeline};
+use dropscope::verdict::Vocabulary;
+use dropscope::{Analysis, Analyzer, Config};
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+/// The engine configuration the input options ask for.
+pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
+    let mut cfg = Config::default();
+    input.ports.apply(&mut cfg);
+    cfg.keep_usernames = input.show_usernames;
+    cfg.max_flows = input.max_flows.max(1);
+    cfg.reassembly_cap = input.reassembly_cap;
+    cfg.max_packet = input.max_packet;
+    cfg.max_connections = input.max_connections;
+    // Timelines are for views that draw or list packets; verdicts never read them, so
+    // without such a view none is kept and memory stays with the connection records.
+    cfg.timeline = if full_timeline {
+        (usize::MAX, 0)
+    } else {
+        (0, 0)
+    };
+    cfg
+}
+
+/// How the input options ask every view to present the analysis.
+pub fn presentation(input: &InputArgs, vocabulary: Vocabulary) -> Presentation {
+    Presentation {
+        vocabulary,
+        anonymize_key: input.anonymize.then(|| match &input.anonymize_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key().to_vec(),
+        }),
+        drop_timelines: false,
+    }
+}
+
+/// Reads the inputs through the engine; `Err` carries the exit code already reported.
+pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
+    let paths = source::expand_inputs(&input.captures).map_err(|e| fail(&e))?;
+    let mut timeline = Timeline::open(&paths, input.filter.as_deref()).map_err(|e| fail(&e))?;
+    let mut analyzer = Analyzer::new(cfg);
+    let progress = progress_bar(&paths);
+    let mut seen = 0u64;
+    timeline.for_each(|frame| {
+        analyzer.push(&frame);
+        seen += frame.data.len() as u64 + 16;
+        if let Some(p) = &progress
+            && seen >= 1 << 20
+        {
+            p.inc(seen);
+            seen = 0;
+        }
+    });
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let names = paths.iter().map(|p| p.display().to_string()).collect();
+    let warnings = timeline.warnings().to_vec();
+    Ok(analyzer.finish(names, warnings, timeline.frames_read()))
+}
+
+/// A key for `--anonymize` without `--anonymize-key`: std's per-process random hasher seed.
+fn random_key() -> [u8; 8] {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new()
+        .hash_one(std::process::id())
+        .to_le_bytes()
+}
+
+fn progress_bar(paths: &[std::path::PathBuf]) -> Option<indicatif::ProgressBar> {
+    let total: u64 = paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if !io::stderr().is_terminal() || total < 64 << 20 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn fail(e: &SourceError) -> ExitCode {
+    eprintln!("dropscope: {e}");
+    match e {
+        SourceError::BadFilter { .. } => ExitCode::from(2),
+        _ => ExitCode::from(3),
+    }
+}
+
+/// Reports read warnings on stderr (whatever the format: stdout may be a file) and gives
+/// the exit code: 4 when a capture could be read only in part, else 0.
+pub fn warn_and_exit(analysis: &Analysis) -> ExitCode {
+    for w in &analysis.warnings {
+        eprintln!("dropscope: warning: {w}");
+    }
+    if analysis.warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(4)
+    }
+}
+
+/// The exit code of an output error: a closed pipe (`| head`) ends quietly.
+pub fn output_failed(e: &io::Error) -> Option<ExitCode> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return None;
+    }
+    eprintln!("dropscope: writing output: {e}");
+    Some(ExitCode::from(1))
+}

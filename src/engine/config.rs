@@ -1,0 +1,77 @@
+//! The settings of an analysis: every cap and threshold, each with its reason.
+
+use crate::correlate::Windows;
+use crate::time::Span;
+use crate::transport::PortHint;
+use crate::verdict::Thresholds;
+
+/// Settings of an analysis; every cap and threshold is here, with its reason.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Ports that carry plain MQTT (1883 by default).
+    pub mqtt_ports: Vec<u16>,
+    /// Ports that carry MQTT over TLS (8883 by default): tracked at the TCP level only.
+    pub tls_ports: Vec<u16>,
+    /// Most flows tracked at once; past it the least recently active flow is evicted and
+    /// counted. A flow costs about a kilobyte, so the default bounds the table near 200 MB.
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered per direction of a flow before the missing range is
+    /// declared a hole.
+    pub reassembly_cap: usize,
+    /// Longest MQTT packet reassembled (the MQTT maximum is 256 MB; brokers default far
+    /// lower, mosquitto to no limit but clients rarely exceed a megabyte).
+    pub max_packet: usize,
+    /// Most connection records kept for the report and the cross-connection stage; past it
+    /// further connections are counted, not kept. A record costs about 3 KB: a SYN flood that
+    /// makes every packet a connection peaks near 850 MB at this default and `max_flows`.
+    pub max_connections: usize,
+    /// Idle gaps shorter than this are not recorded.
+    pub idle_gap_floor: Span,
+    /// A closed flow stays this long for its last ACKs before it is retired.
+    pub linger: Span,
+    /// Timeline entries kept per connection from the start and before the end.
+    pub timeline: (usize, usize),
+    /// Keep user names from CONNECT (never passwords).
+    pub keep_usernames: bool,
+    /// Classifier thresholds.
+    pub thresholds: Thresholds,
+    /// Cross-connection windows.
+    pub windows: Windows,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mqtt_ports: vec![1883],
+            tls_ports: vec![8883],
+            max_flows: 200_000,
+            reassembly_cap: 256 * 1024,
+            max_packet: 1 << 20,
+            max_connections: 200_000,
+            idle_gap_floor: Span::from_secs(1),
+            linger: Span::from_secs(30),
+            timeline: (200, 200),
+            keep_usernames: false,
+            thresholds: Thresholds::default(),
+            windows: Windows::default(),
+        }
+    }
+}
+
+impl Config {
+    /// What the configuration says a server port carries.
+    pub fn port_hint(&self, port: u16) -> PortHint {
+        if self.mqtt_ports.contains(&port) {
+            PortHint::Mqtt
+        } else if self.tls_ports.contains(&port) {
+            PortHint::Tls
+        } else {
+            PortHint::None
+        }
+    }
+
+    /// Whether a port is named as a server port (plain or TLS).
+    pub fn is_server_port(&self, port: u16) -> bool {
+        self.port_hint(port) != PortHint::None
+    }
+}

@@ -1,0 +1,30 @@
+//! Judging a set of connections: each alone (the verdict stage), then across connections
+//! (correlate), then the verdict stage's second pass over what correlate explained.
+
+use super::Config;
+use crate::correlate::{self, Finding};
+use crate::session::Connection;
+use crate::time::Timestamp;
+use crate::verdict::{Judged, rejudge};
+
+/// Judges each connection alone, as of capture time `now`.
+pub fn judge_each(conns: Vec<Connection>, cfg: &Config, now: Timestamp) -> Vec<Judged> {
+    let mut thresholds = cfg.thresholds.clone();
+    thresholds.capture_end = now;
+    conns
+        .into_iter()
+        .map(|c| Judged::judge(c, &thresholds))
+        .collect()
+}
+
+/// Judges connections across each other: takeovers and mass closes re-judged, and every
+/// cross-connection finding.
+pub fn judge_across(judged: &mut [Judged], cfg: &Config) -> Vec<Finding> {
+    let (mut findings, recasts) = correlate::takeovers(judged, &cfg.windows);
+    rejudge(judged, &recasts);
+    let (shutdowns, recasts) = correlate::mass_closes(judged, &cfg.windows);
+    rejudge(judged, &recasts);
+    findings.extend(shutdowns);
+    findings.extend(correlate::patterns(judged, &cfg.windows));
+    findings
+}
