@@ -5,8 +5,9 @@
 use dropscope::decode::{self, linktype};
 use dropscope::mqtt::{self, Framing, Version};
 use dropscope::source::Timeline;
-use dropscope::tcp::{Piece, Reassembler, Seq};
+use dropscope::tcp::{Piece, Reassembler, Seq, Side, StreamEvent, TcpEvent, TcpEventKind};
 use dropscope::time::Timestamp;
+use dropscope::transport::tls::{TlsOutput, TlsTransport};
 use dropscope::{Analyzer, Config, FrameRef};
 use std::io::Write;
 
@@ -194,4 +195,63 @@ pub fn pipeline(data: &[u8]) {
         dropscope::report::write_table(&analysis, &mut sink).expect("sink");
         dropscope::report::write_json(&analysis, &mut sink).expect("sink");
     }
+}
+
+/// The TLS transport without keys: byte 0 says whether the capture holds the connection's
+/// start (bit 0); the rest is a list of steps, each a 2-byte head (bit 0 the side, bits 1-2
+/// data / gap / FIN / RST, bits 3-7 milliseconds since the previous step; then a length)
+/// followed, for data, by that many bytes. Each step is a new frame. Must never panic; every
+/// inferred packet and event must name a frame that was fed, and the bytes held must stay
+/// under the caps (two record headers and bodies, two 64 KB handshake messages, a few
+/// writes).
+pub fn tls(data: &[u8]) {
+    let Some((&flags, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut t = TlsTransport::new(flags & 1 != 0);
+    let mut frame = 0u64;
+    let mut ms = 0i64;
+    let mut bad = None;
+    let mut check = |o: TlsOutput, fed: u64| {
+        let f = match o {
+            TlsOutput::Inferred(p) => p.at.frame,
+            TlsOutput::Event(e) => e.at.frame,
+        };
+        if f == 0 || f > fed {
+            bad = Some(f);
+        }
+    };
+    while let [head, len, tail @ ..] = rest {
+        frame += 1;
+        ms += i64::from(head >> 3);
+        let at = FrameRef {
+            frame,
+            ts: Timestamp(ms * 1_000_000),
+        };
+        let side = if head & 1 == 0 { Side::Client } else { Side::Server };
+        let len = usize::from(*len);
+        let ev = match head >> 1 & 3 {
+            0 => {
+                let n = len.min(tail.len());
+                let (bytes, after) = tail.split_at(n);
+                rest = after;
+                StreamEvent::Data { side, bytes, at }
+            }
+            1 => {
+                rest = tail;
+                StreamEvent::Gap { side, len: len as u64 * 97, at }
+            }
+            k => {
+                rest = tail;
+                let kind = if k == 2 { TcpEventKind::Fin } else { TcpEventKind::Rst };
+                StreamEvent::Tcp(TcpEvent { at, side, kind })
+            }
+        };
+        t.on_event(&ev, &mut |o| check(o, frame));
+        assert!(t.buffered() <= 256 * 1024, "bytes held: {}", t.buffered());
+    }
+    t.finish(&mut |o| check(o, frame));
+    assert_eq!(bad, None, "an output names a frame that was not fed");
+    let _ = format!("{:?}", t.facts());
+    let _ = dropscope::transport::tls::looks_like_client_hello(data);
 }

@@ -45,6 +45,15 @@ fn mqtt_seeds() {
 }
 
 #[test]
+fn tls_seeds() {
+    each_input("tls", dropscope_fuzz::tls);
+    // Without seeds: a ClientHello header split over two client steps, a gap, a server FIN.
+    dropscope_fuzz::tls(&[1, 0, 3, 0x16, 3, 1, 0, 2, 0, 0x01, 0x02, 3, 200, 5, 0]);
+    // Unsynced start: junk, then an application-data header and its body in steps.
+    dropscope_fuzz::tls(&[0, 1, 4, 9, 0x17, 3, 3, 1, 2, 0, 5, 1, 2, 3, 4, 5, 7, 0]);
+}
+
+#[test]
 fn pipeline_seeds() {
     each_input("pipeline", dropscope_fuzz::pipeline);
 }

@@ -11,6 +11,7 @@ use crate::evidence::FrameRef;
 use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::{Span, Timestamp};
+use crate::transport::Basis;
 use crate::verdict::{Actor, Cause, Judged, Recast};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -135,7 +136,7 @@ pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
         if !can_be_taken_over(c) {
             continue;
         }
-        let (Some(id), Some(closed)) = (c.client_id.clone(), server_close_time(c)) else {
+        let (Some(id), Some(closed)) = (takeover_key(c), server_close_time(c)) else {
             continue;
         };
         let start = c.start;
@@ -159,15 +160,21 @@ pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
             closed,
             clean,
         });
+        let encrypted_id = id.starts_with(TLS_KEY);
+        let who = if encrypted_id {
+            format!("Client {} (client id encrypted)", c.client.ip())
+        } else {
+            format!("Client id {id:?}")
+        };
         let mut f = Finding::new(
             FindingKind::SessionTakenOver,
             vec![c.id, other_id],
             format!(
-                "Client id {id:?}: connection {other_id} took over connection {}.",
+                "{who}: connection {other_id} took over connection {}.",
                 c.id
             ),
         );
-        f.client_id = Some(id);
+        f.client_id = (!encrypted_id).then_some(id);
         f.time = Some(closed);
         found.push(f);
     }
@@ -182,10 +189,11 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
         .enumerate()
         .filter(|(_, c)| {
             let v = &c.verdict;
-            matches!(
+            (matches!(
                 v.cause,
                 Cause::ServerClose | Cause::ServerDisconnect | Cause::Reset
-            ) && v.side == Some(Actor::Server)
+            ) || v.alternative == Some(Cause::ServerClose))
+                && v.side == Some(Actor::Server)
                 && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B))
         })
         .filter_map(|(i, c)| server_close_time(c).map(|t| (t, i)))
@@ -226,7 +234,14 @@ fn server_close_time(c: &Connection) -> Option<Timestamp> {
         .as_ref()
         .filter(|d| d.side == Side::Server)
         .map(|d| d.at.ts);
-    d.or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
+    // Over TLS the server says it closes with close_notify before its FIN, and the client
+    // may answer with its own FIN first.
+    let notify = c
+        .tls
+        .as_ref()
+        .and_then(|t| t.close_notify.server.map(|n| n.at.ts));
+    d.or(notify)
+        .or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
 }
 
 fn can_be_taken_over(c: &Judged) -> bool {
@@ -240,12 +255,26 @@ fn can_be_taken_over(c: &Judged) -> bool {
     ) || (v.cause == Cause::Reset && v.side == Some(Actor::Server))
 }
 
-/// CONNECTs by client id: (time, frame, connection index, connection id, clean start).
+/// Who a takeover is judged between: the client id, or for MQTT over TLS read without keys
+/// (the client id is encrypted) the client's address and the broker, so that a new TLS
+/// connection from the same address is a candidate newcomer.
+fn takeover_key(c: &Judged) -> Option<String> {
+    match (&c.client_id, c.basis) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Basis::Inferred) => Some(format!("{}{}>{}", TLS_KEY, c.client.ip(), c.server)),
+        (None, Basis::Plaintext) => None,
+    }
+}
+
+/// Prefix of the takeover key of a connection whose client id is encrypted.
+const TLS_KEY: &str = "\u{0}tls:";
+
+/// CONNECTs by takeover key: (time, frame, connection index, connection id, clean start).
 fn connects_by_client(conns: &[Judged]) -> HashMap<String, Vec<(FrameRef, usize, usize, bool)>> {
     let mut m: HashMap<String, Vec<(FrameRef, usize, usize, bool)>> = HashMap::new();
     for (j, c) in conns.iter().enumerate() {
-        if let (Some(id), Some(at)) = (&c.client_id, c.connect) {
-            m.entry(id.clone())
+        if let (Some(id), Some(at)) = (takeover_key(c), c.connect) {
+            m.entry(id)
                 .or_default()
                 .push((at, j, c.id, c.clean_session == Some(true)));
         }

@@ -195,7 +195,7 @@ impl Analyzer {
             cfg.reassembly_cap,
             cfg.idle_gap_floor,
         );
-        let transport = Transport::for_port(cfg.port_hint(flow.server.port()));
+        let transport = Transport::for_port(cfg.port_hint(flow.server.port()), flow.syn_seen);
         let limits = SessionLimits {
             max_packet: cfg.max_packet,
             timeline_head: cfg.timeline.0,
@@ -222,6 +222,7 @@ impl Analyzer {
             ..
         } = &mut e;
         flow.finish(&mut |ev| transport.on_event(ev, &mut |d| session.on_delivery(d)));
+        transport.finish(&mut |d| session.on_delivery(d));
         self.stats.reassembly_cap_hits += e.flow.buffer_cap_hits();
         self.stats.oversized_packets += e.session.oversized();
         let Some(kind) = e.transport.kind() else {
@@ -232,8 +233,9 @@ impl Analyzer {
             self.stats.connections_not_kept += 1;
             return;
         }
-        let session = (kind == TransportKind::Tcp).then_some(e.session);
-        let c = Connection::build(e.id, &e.flow, session, kind);
+        let tls = e.transport.tls_facts().cloned();
+        let mut c = Connection::build(e.id, &e.flow, Some(e.session), kind);
+        c.absorb_tls(tls);
         if self.cfg.timeline != (0, 0) {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;

@@ -6,7 +6,8 @@ use crate::evidence::FrameRef;
 use crate::mqtt::{PacketKind, Version};
 use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
 use crate::time::{Span, Timestamp};
-use crate::transport::TransportKind;
+use crate::transport::tls::{TlsFacts, infer_keepalive};
+use crate::transport::{Basis, TransportKind};
 use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
 
@@ -109,6 +110,15 @@ impl Sides {
     }
 }
 
+/// A keepalive inferred from the client's PINGREQ cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct InferredKeepalive {
+    /// The typical interval between PINGREQs, seconds.
+    pub seconds: f64,
+    /// How much the intervals vary, seconds.
+    pub spread: f64,
+}
+
 /// One TCP connection and what it carried.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connection {
@@ -143,6 +153,14 @@ pub struct Connection {
     pub transport: TransportKind,
     /// MQTT over TLS (`transport` is `tls`).
     pub encrypted: bool,
+    /// How the MQTT facts were seen: `plaintext`, or `inferred` from TLS record sizes.
+    pub basis: Basis,
+    /// The TLS facts, for a TLS connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFacts>,
+    /// The keepalive inferred from the PINGREQ cadence when CONNECT could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_inferred: Option<InferredKeepalive>,
     /// First packet time.
     pub start: Timestamp,
     /// Last packet time.
@@ -221,6 +239,9 @@ impl Connection {
             username: None,
             transport,
             encrypted: transport == TransportKind::Tls,
+            basis: Basis::Plaintext,
+            tls: None,
+            keepalive_inferred: None,
             start: flow.first.ts,
             end: flow.last.ts,
             duration: flow.last.ts - flow.first.ts,
@@ -267,6 +288,11 @@ impl Connection {
             self.has_password = connect.has_password;
             self.username = connect.username;
         }
+        self.keepalive_inferred = infer_keepalive(&f.inferred_pingreqs)
+            .map(|(seconds, spread)| InferredKeepalive { seconds, spread });
+        if self.connect.is_none() {
+            self.connect = f.inferred_connect;
+        }
         self.packets = f.counts;
         self.published_bytes = f.published_bytes;
         self.connack = f.connack;
@@ -294,6 +320,22 @@ impl Connection {
         self.anomalies.iter().filter_map(|e| match &e.what {
             super::What::Anomaly(a) => Some((e, a)),
             _ => None,
+        })
+    }
+
+    /// Takes the TLS facts of a connection read without keys: its MQTT facts are inferred,
+    /// and its keepalive comes from the PINGREQ cadence.
+    pub fn absorb_tls(&mut self, tls: Option<TlsFacts>) {
+        let Some(tls) = tls else { return };
+        self.basis = Basis::Inferred;
+        self.tls = Some(tls);
+    }
+
+    /// The keepalive in force: from CONNECT, else as inferred (rounded to whole seconds).
+    pub fn keepalive_secs(&self) -> Option<u16> {
+        self.keepalive.or_else(|| {
+            self.keepalive_inferred
+                .map(|k| k.seconds.round().clamp(0.0, f64::from(u16::MAX)) as u16)
         })
     }
 

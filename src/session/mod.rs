@@ -77,6 +77,8 @@ pub struct KeepaliveMiss {
 /// of the keepalive: clients check their timers on coarse ticks, so a PINGREQ a little after
 /// the keepalive is normal; past 1.5 × keepalive the broker may already have closed.
 const KEEPALIVE_SLACK: f64 = 0.25;
+/// Inferred PINGREQ times kept per connection, for the keepalive cadence.
+const INFERRED_PINGS_KEPT: usize = 256;
 /// Anomalies kept per connection (the rest are counted).
 const ANOMALIES_KEPT: usize = 32;
 /// Missed keepalives and unanswered PINGREQs kept per connection.
@@ -100,6 +102,8 @@ struct Facts {
     last_packet: [Option<FrameRef>; 2],
     misses: Vec<KeepaliveMiss>,
     outstanding_pings: VecDeque<FrameRef>,
+    inferred_pingreqs: Vec<Timestamp>,
+    inferred_connect: Option<FrameRef>,
     anomalies: Vec<(FrameRef, Side, Anomaly)>,
     anomalies_total: u64,
     oversized: u64,
@@ -168,6 +172,11 @@ impl Session {
                 streams[side.idx()].gap(len, &mut |f| facts.on_found(side, at, f));
             }
             Delivery::Inferred(p) => facts.on_inferred(p),
+            Delivery::Tls(ev) => facts.timeline.push(Entry {
+                at: ev.at,
+                side: ev.side,
+                what: What::Tls(ev.kind),
+            }),
             Delivery::Tcp(ev) => facts.timeline.push(Entry {
                 at: ev.at,
                 side: ev.side,
@@ -190,6 +199,8 @@ impl Facts {
             last_packet: [None, None],
             misses: Vec::new(),
             outstanding_pings: VecDeque::new(),
+            inferred_pingreqs: Vec::new(),
+            inferred_connect: None,
             anomalies: Vec::new(),
             anomalies_total: 0,
             oversized: 0,
@@ -253,11 +264,19 @@ impl Facts {
     fn on_inferred(&mut self, p: InferredPacket) {
         self.counts.add(p.kind);
         match (p.side, p.kind) {
-            (Side::Client, PacketKind::PingReq) => push_capped(&mut self.outstanding_pings, p.at),
+            (Side::Client, PacketKind::PingReq) => {
+                push_capped(&mut self.outstanding_pings, p.at);
+                if self.inferred_pingreqs.len() < INFERRED_PINGS_KEPT {
+                    self.inferred_pingreqs.push(p.at.ts);
+                }
+            }
             (Side::Server, PacketKind::PingResp) => {
                 self.outstanding_pings.pop_front();
             }
             (side, PacketKind::Disconnect) => self.note_disconnect(side, p.at, None, &None),
+            (Side::Client, PacketKind::Connect) => {
+                self.inferred_connect.get_or_insert(p.at);
+            }
             _ => {}
         }
         self.note_client_packet(p.side, p.at, p.kind);

@@ -5,6 +5,7 @@ use crate::evidence::FrameRef;
 use crate::mqtt::{Packet, PacketKind};
 use crate::session::Anomaly;
 use crate::tcp::{Side, TcpEventKind};
+use crate::transport::tls::TlsEventKind;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -20,6 +21,8 @@ pub enum What {
     Anomaly(Anomaly),
     /// An MQTT packet inferred from the transport's framing (TLS without keys).
     Inferred(Inferred),
+    /// A TLS event.
+    Tls(TlsEventKind),
 }
 
 /// A timeline mark for an inferred packet: its type, and that it was not read.

@@ -7,12 +7,14 @@
 //! when one is added.
 
 mod plain;
-mod tls_port;
+pub mod tls;
 
 use crate::evidence::FrameRef;
-use crate::mqtt::PacketKind;
 use crate::tcp::{Side, StreamEvent, TcpEvent};
 use serde::Serialize;
+use tls::{TlsFacts, TlsOutput, TlsTransport};
+
+pub use tls::{InferredPacket, TlsEvent};
 
 /// What a connection carries, as reports name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -44,20 +46,6 @@ pub enum Basis {
     Inferred,
 }
 
-/// An MQTT packet the transport inferred without reading it (TLS without keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct InferredPacket {
-    /// The frame that completed it.
-    #[serde(flatten)]
-    pub at: FrameRef,
-    /// Who sent it.
-    pub side: Side,
-    /// The packet type the size, direction and position point at.
-    pub kind: PacketKind,
-    /// Why this type, in a few words.
-    pub reason: &'static str,
-}
-
 /// What the transport hands to the session, in stream order per direction.
 #[derive(Debug, Clone, Copy)]
 pub enum Delivery<'a> {
@@ -81,6 +69,8 @@ pub enum Delivery<'a> {
     },
     /// A packet inferred from the transport's framing.
     Inferred(InferredPacket),
+    /// A TLS fact for the timeline.
+    Tls(TlsEvent),
     /// A TCP event for the timeline.
     Tcp(TcpEvent),
 }
@@ -88,11 +78,14 @@ pub enum Delivery<'a> {
 /// The carrier of one connection.
 pub enum Transport {
     /// Not known yet: decided by the client's first bytes.
-    Undecided,
+    Undecided {
+        /// The capture holds the connection's start.
+        start_seen: bool,
+    },
     /// Plain MQTT.
     Plain,
-    /// MQTT inside TLS, on a port named for it: read at the TCP level.
-    TlsPort,
+    /// MQTT inside TLS, read without keys.
+    Tls(Box<TlsTransport>),
     /// Not MQTT: the flow is tracked only to stay ignored.
     Other,
 }
@@ -108,25 +101,20 @@ pub enum PortHint {
     None,
 }
 
-/// Whether a payload is a client's first words for some carrier (an MQTT CONNECT): settles
-/// which side is the client when the capture starts after the SYN.
+/// Whether a payload is a client's first words for some carrier (an MQTT CONNECT, a TLS
+/// ClientHello): settles which side is the client when the capture starts after the SYN.
 pub fn is_client_greeting(payload: &[u8]) -> bool {
-    plain::is_greeting(payload)
+    plain::is_greeting(payload) || tls::looks_like_client_hello(payload)
 }
 
 impl Transport {
     /// The carrier a connection to a server port starts with.
-    pub fn for_port(hint: PortHint) -> Transport {
+    pub fn for_port(hint: PortHint, start_seen: bool) -> Transport {
         match hint {
             PortHint::Mqtt => Transport::Plain,
-            PortHint::Tls => Transport::TlsPort,
-            PortHint::None => Transport::Undecided,
+            PortHint::Tls => Transport::Tls(Box::new(TlsTransport::new(start_seen))),
+            PortHint::None => Transport::Undecided { start_seen },
         }
-    }
-
-    /// Whether the connection carries MQTT (in any carrier), as far as is known.
-    pub fn carries_mqtt(&self) -> bool {
-        matches!(self, Transport::Plain | Transport::TlsPort)
     }
 
     /// Whether the flow is known not to be MQTT.
@@ -134,36 +122,83 @@ impl Transport {
         matches!(self, Transport::Other)
     }
 
-    /// The carrier's name, once decided.
+    /// The carrier's name, once decided; `None` for a flow that is not MQTT.
     pub fn kind(&self) -> Option<TransportKind> {
         match self {
             Transport::Plain => Some(TransportKind::Tcp),
-            Transport::TlsPort => Some(TransportKind::Tls),
-            Transport::Undecided | Transport::Other => None,
+            Transport::Tls(t) if offers_only_http(t.facts()) => None,
+            Transport::Tls(_) => Some(TransportKind::Tls),
+            Transport::Undecided { .. } | Transport::Other => None,
         }
     }
 
-    /// Decides an undecided carrier from one side's first payload.
-    pub fn sniff(&mut self, side: Side, payload: &[u8]) {
-        if matches!(self, Transport::Undecided) && !payload.is_empty() {
-            *self = if side == Side::Client && plain::is_greeting(payload) {
-                Transport::Plain
-            } else {
-                Transport::Other
-            };
+    /// The TLS facts, for a TLS connection.
+    pub fn tls_facts(&self) -> Option<&TlsFacts> {
+        match self {
+            Transport::Tls(t) => Some(t.facts()),
+            _ => None,
         }
+    }
+
+    /// Decides an undecided carrier from one side's first payload: a CONNECT is plain
+    /// MQTT and a ClientHello TLS, on any port; anything else is not MQTT.
+    pub fn sniff(&mut self, side: Side, payload: &[u8]) {
+        let Transport::Undecided { start_seen } = *self else {
+            return;
+        };
+        if payload.is_empty() {
+            return;
+        }
+        *self = match side {
+            Side::Client if plain::is_greeting(payload) => Transport::Plain,
+            Side::Client if tls::looks_like_client_hello(payload) => {
+                Transport::Tls(Box::new(TlsTransport::new(start_seen)))
+            }
+            _ => Transport::Other,
+        };
     }
 
     /// Takes one event of the TCP stage and delivers what the session reads.
     pub fn on_event(&mut self, ev: StreamEvent<'_>, out: &mut impl FnMut(Delivery<'_>)) {
         match self {
             Transport::Plain => plain::deliver(ev, out),
-            Transport::TlsPort => tls_port::deliver(ev, out),
-            Transport::Undecided | Transport::Other => {
+            Transport::Tls(t) => {
+                t.on_event(&ev, &mut |o| out(tls_delivery(o)));
+                if let StreamEvent::Tcp(e) = ev {
+                    out(Delivery::Tcp(e));
+                }
+            }
+            Transport::Undecided { .. } | Transport::Other => {
                 if let StreamEvent::Tcp(t) = ev {
                     out(Delivery::Tcp(t));
                 }
             }
         }
+    }
+
+    /// The connection is being retired: delivers whatever the carrier still holds.
+    pub fn finish(&mut self, out: &mut impl FnMut(Delivery<'_>)) {
+        if let Transport::Tls(t) = self {
+            t.finish(&mut |o| out(tls_delivery(o)));
+        }
+    }
+}
+
+/// A TLS client that offered only web protocols by ALPN (`h2`, `http/1.1`…) is a browser or
+/// an HTTPS client, not MQTT: AWS IoT's MQTT on 443 offers `x-amzn-mqtt-ca`, other MQTT
+/// clients offer `mqtt` or nothing. (WebSocket inside TLS offers `http/1.1` too; it is told
+/// apart by its upgrade, not by ALPN, once the WebSocket arm reads it.)
+fn offers_only_http(f: &TlsFacts) -> bool {
+    !f.alpn_offered.is_empty()
+        && f
+            .alpn_offered
+            .iter()
+            .all(|p| p.starts_with("http/") || p == "h2" || p == "h3")
+}
+
+fn tls_delivery(o: TlsOutput) -> Delivery<'static> {
+    match o {
+        TlsOutput::Inferred(p) => Delivery::Inferred(p),
+        TlsOutput::Event(e) => Delivery::Tls(e),
     }
 }

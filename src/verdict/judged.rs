@@ -109,6 +109,9 @@ fn taken_over(
     clean: bool,
 ) {
     let frame = connect.frame;
+    if v.basis == crate::transport::Basis::Inferred {
+        v.alternative = Some(v.cause);
+    }
     v.cause = Cause::SessionTakenOver;
     v.layer = Some(Layer::Protocol);
     v.side = Some(Actor::Server);
@@ -117,8 +120,13 @@ fn taken_over(
     v.evidence.push(frame);
     v.evidence.sort_unstable();
     v.evidence.dedup();
+    let same = if client_id.is_empty() {
+        "from the same client address (the client id is encrypted)".to_string()
+    } else {
+        format!("with the same client id {client_id:?}")
+    };
     v.explanation = format!(
-        "Connection {by} CONNECTed with the same client id {client_id:?} (frame {frame}) and the broker closed this one {:.3} s later.",
+        "Connection {by} CONNECTed {same} (frame {frame}) and the broker closed this one {:.3} s later.",
         (closed - connect.ts).as_secs_f64()
     );
     v.hints.push(format!(

@@ -4,6 +4,7 @@
 mod gaps;
 mod judged;
 mod rules;
+mod tls;
 mod vantage;
 mod vocabulary;
 
@@ -12,6 +13,7 @@ pub use judged::{Judged, Recast, rejudge};
 pub use rules::{Thresholds, classify};
 pub use vocabulary::{Vocabulary, describe};
 
+use crate::transport::Basis;
 use serde::Serialize;
 
 /// Why a connection ended.
@@ -44,6 +46,8 @@ pub enum Cause {
     NatIdleExpiry,
     /// Unacknowledged data retransmitted until the sender gave up.
     RetransmissionTimeout,
+    /// The TLS handshake never completed: a fatal alert or an abort inside it.
+    TlsHandshakeFailed,
     /// Still up when the capture ended.
     OpenAtEnd,
     /// Nothing fits.
@@ -52,7 +56,7 @@ pub enum Cause {
 
 impl Cause {
     /// All causes, in taxonomy order.
-    pub const ALL: [Cause; 14] = [
+    pub const ALL: [Cause; 15] = [
         Cause::ClientDisconnect,
         Cause::ConnectRefused,
         Cause::ServerDisconnect,
@@ -65,6 +69,7 @@ impl Cause {
         Cause::Reset,
         Cause::NatIdleExpiry,
         Cause::RetransmissionTimeout,
+        Cause::TlsHandshakeFailed,
         Cause::OpenAtEnd,
         Cause::Unknown,
     ];
@@ -84,6 +89,7 @@ impl Cause {
             Cause::Reset => "reset",
             Cause::NatIdleExpiry => "nat_idle_expiry",
             Cause::RetransmissionTimeout => "retransmission_timeout",
+            Cause::TlsHandshakeFailed => "tls_handshake_failed",
             Cause::OpenAtEnd => "open_at_end",
             Cause::Unknown => "unknown",
         }
@@ -188,6 +194,11 @@ pub struct Verdict {
     /// Keepalive deadlines the client missed before the end.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_pingreqs: Vec<MissingPing>,
+    /// How the facts behind it were seen: `plaintext`, or `inferred` from TLS record sizes.
+    pub basis: Basis,
+    /// The other cause that fits as well when the wire cannot tell them apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<Cause>,
     /// Known broker behaviours the wire points at.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,

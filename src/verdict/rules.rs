@@ -43,17 +43,20 @@ impl Default for Thresholds {
     }
 }
 
-type Rule = fn(&Connection, &Thresholds) -> Option<Verdict>;
+/// One rule: decides or passes.
+pub(super) type Rule = fn(&Connection, &Thresholds) -> Option<Verdict>;
 
 /// The rules in the order they are tried.
 const RULES: &[Rule] = &[
     connack_refused,
+    super::tls::refused_after_connack,
     client_disconnect,
     server_disconnect,
     still_open,
     protocol_violation,
     nat_idle_expiry,
     keepalive_timeout,
+    super::tls::silent_client_closed,
     retransmission_timeout,
     reset,
     server_close,
@@ -62,19 +65,28 @@ const RULES: &[Rule] = &[
 
 /// Decides why `c` ended.
 pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
+    if let Some(v) = super::tls::handshake_failed(c) {
+        return v;
+    }
+    let view = super::tls::logical_view(c);
+    let c = view.as_ref();
     let mut v = RULES
         .iter()
         .find_map(|rule| rule(c, t))
         .unwrap_or_else(|| unknown(c));
     v.vantage = super::vantage::vantage(c);
-    if c.encrypted && v.cause != Cause::OpenAtEnd {
-        v.hints
-            .push("MQTT over TLS: only TCP facts were read; an MQTT reason may be hidden".into());
-    }
+    v.basis = c.basis;
+    super::tls::qualify(c, &mut v);
     v
 }
 
-fn verdict(cause: Cause, layer: Layer, side: Option<Actor>, rule: &'static str) -> Verdict {
+/// A verdict with no evidence yet.
+pub(super) fn verdict(
+    cause: Cause,
+    layer: Layer,
+    side: Option<Actor>,
+    rule: &'static str,
+) -> Verdict {
     Verdict {
         cause,
         layer: Some(layer),
@@ -89,17 +101,19 @@ fn verdict(cause: Cause, layer: Layer, side: Option<Actor>, rule: &'static str) 
         related_connection: None,
         broker_reason: None,
         gap_outcomes: Vec::new(),
+        basis: crate::transport::Basis::Plaintext,
+        alternative: None,
     }
 }
 
-fn actor(side: Side) -> Actor {
+pub(super) fn actor(side: Side) -> Actor {
     match side {
         Side::Client => Actor::Client,
         Side::Server => Actor::Server,
     }
 }
 
-fn frames(refs: impl IntoIterator<Item = Option<FrameRef>>) -> Vec<u64> {
+pub(super) fn frames(refs: impl IntoIterator<Item = Option<FrameRef>>) -> Vec<u64> {
     let mut v: Vec<u64> = refs.into_iter().flatten().map(|r| r.frame).collect();
     v.sort_unstable();
     v.dedup();
@@ -389,7 +403,7 @@ fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
 }
 
 /// When the client owed the broker a packet and none arrived in time, or what it sent was lost.
-fn keepalive_timeout(c: &Connection, t: &Thresholds) -> Option<Verdict> {
+pub(super) fn keepalive_timeout(c: &Connection, t: &Thresholds) -> Option<Verdict> {
     let end = c.tcp_end?;
     let keepalive = f64::from(c.keepalive.filter(|&k| k > 0)?);
     let last = c.last_client_packet.or(c.connack.map(|a| a.at))?;
@@ -460,7 +474,7 @@ fn sent_pings_on_time(c: &Connection, _keepalive: f64) -> bool {
 }
 
 /// Whether the client's TCP stack answered after the server's close (so it was alive).
-fn client_answered_close(c: &Connection, end: TcpEnd, t: &Thresholds) -> bool {
+pub(super) fn client_answered_close(c: &Connection, end: TcpEnd, t: &Thresholds) -> bool {
     match c.half(Side::Client).last_segment {
         Some(s) if s.frame > end.at.frame => true,
         _ => t.capture_end - end.at.ts < t.ack_wait,
@@ -614,6 +628,9 @@ mod tests {
             username: None,
             transport: crate::transport::TransportKind::Tcp,
             encrypted: false,
+            basis: crate::transport::Basis::Plaintext,
+            tls: None,
+            keepalive_inferred: None,
             start: Timestamp(0),
             end: Timestamp(0),
             duration: Span(0),

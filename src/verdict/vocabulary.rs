@@ -41,6 +41,9 @@ pub fn describe(v: &Verdict, vocab: Vocabulary) -> Option<&'static str> {
         (Vocabulary::Aws, KeepaliveTimeout) => "MQTT_KEEP_ALIVE_TIMEOUT",
         (Vocabulary::Aws, SessionTakenOver) => "DUPLICATE_CLIENTID",
         (Vocabulary::Aws, ProtocolViolation) => "CLIENT_ERROR",
+        (Vocabulary::Aws, TlsHandshakeFailed) => "AUTH_ERROR",
+        (Vocabulary::Emqx, TlsHandshakeFailed) => "ssl_error",
+        (Vocabulary::Apsara, TlsHandshakeFailed) => "not authorized",
         (Vocabulary::Aws, ClientClose | Reset | NatIdleExpiry | RetransmissionTimeout) => {
             "CONNECTION_LOST"
         }
@@ -91,6 +94,8 @@ mod tests {
             related_connection: None,
             broker_reason: None,
             gap_outcomes: vec![],
+            basis: crate::transport::Basis::Plaintext,
+            alternative: None,
         }
     }
 
