@@ -16,6 +16,17 @@ pub enum Version {
     V5,
 }
 
+impl Version {
+    /// The version as reports name it ("3.1", "3.1.1", "5.0").
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V31 => "3.1",
+            Version::V311 => "3.1.1",
+            Version::V5 => "5.0",
+        }
+    }
+}
+
 /// The fifteen MQTT control packet types, named by the 4-bit type in the fixed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -49,12 +49,9 @@ pub fn write_table(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
             .map(shorten)
             .unwrap_or_else(|| "-".into());
         let version = match (c.protocol, c.encrypted) {
-            (_, true) => "tls".to_string(),
-            (Some(v), _) => serde_json::to_value(v)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            (None, _) => "-".into(),
+            (_, true) => c.transport.name(),
+            (Some(v), _) => v.name(),
+            (None, _) => "-",
         };
         writeln!(
             out,
@@ -169,13 +166,21 @@ pub fn write_packets(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
     let mut rows = Vec::new();
     for c in &a.connections {
         for e in &c.timeline {
-            if let What::Mqtt(p) = &e.what {
-                rows.push((e.at, c.id, e.side, p));
+            match &e.what {
+                What::Mqtt(p) => rows.push((e.at, c.id, e.side, p.kind().name(), details(p))),
+                What::Inferred(p) => rows.push((
+                    e.at,
+                    c.id,
+                    e.side,
+                    p.kind.name(),
+                    "inferred from TLS record size".to_string(),
+                )),
+                _ => {}
             }
         }
     }
     rows.sort_by_key(|(at, id, ..)| (at.frame, *id));
-    for (at, id, side, p) in rows {
+    for (at, id, side, kind, details) in rows {
         let dir = match side {
             crate::tcp::Side::Client => "c>s",
             crate::tcp::Side::Server => "s>c",
@@ -187,8 +192,8 @@ pub fn write_packets(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
             at.ts.as_secs_f64(),
             id,
             dir,
-            p.kind().name(),
-            details(p)
+            kind,
+            details
         )?;
     }
     Ok(())
@@ -199,10 +204,7 @@ fn details(p: &Packet) -> String {
         Packet::Connect(c) => format!(
             "client_id={:?} version={} keepalive={} clean={} will={} username={} password={}",
             c.client_id,
-            serde_json::to_value(c.version)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            c.version.name(),
             c.keepalive,
             c.clean_session,
             c.will,

@@ -190,8 +190,7 @@ impl Transport {
 /// apart by its upgrade, not by ALPN, once the WebSocket arm reads it.)
 fn offers_only_http(f: &TlsFacts) -> bool {
     !f.alpn_offered.is_empty()
-        && f
-            .alpn_offered
+        && f.alpn_offered
             .iter()
             .all(|p| p.starts_with("http/") || p == "h2" || p == "h3")
 }

@@ -180,9 +180,13 @@ pub(super) fn silent_client_closed(c: &Connection, t: &Thresholds) -> Option<Ver
     let mut v = super::rules::keepalive_timeout(&view, t)?;
     v.rule = "server_closed_after_client_silence";
     v.alternative = Some(Cause::ServerClose);
+    let why = if v.layer == Some(Layer::Network) {
+        "the client's packets went unacknowledged or it never answered the close: the path was dead"
+    } else {
+        "the client's TCP stack still acknowledged the close: the client application stalled"
+    };
     v.explanation = format!(
-        "{} The keepalive is encrypted and no PINGREQ cadence shows it; the broker closed after {:.1} s of client silence, as a keepalive check would.",
-        v.explanation,
+        "No packet from the client for {:.1} s, then the broker closed. The keepalive is encrypted and no PINGREQ cadence shows it; a broker closes after 1.5 × keepalive, which fits a keepalive of about {assumed} s; {why}.",
         silence.as_secs_f64()
     );
     Some(v)
