@@ -236,10 +236,7 @@ fn server_close_time(c: &Connection) -> Option<Timestamp> {
         .map(|d| d.at.ts);
     // Over TLS the server says it closes with close_notify before its FIN, and the client
     // may answer with its own FIN first.
-    let notify = c
-        .tls
-        .as_ref()
-        .and_then(|t| t.close_notify.server.map(|n| n.at.ts));
+    let notify = c.close_notify(Side::Server).map(|at| at.ts);
     d.or(notify)
         .or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
 }

@@ -344,6 +344,36 @@ impl Connection {
         self.tcp.get(side)
     }
 
+    /// A side's TLS close_notify, for a TLS connection.
+    pub fn close_notify(&self, side: Side) -> Option<FrameRef> {
+        self.tls
+            .as_ref()?
+            .close_notify
+            .get(side)
+            .as_ref()
+            .map(|n| n.at)
+    }
+
+    /// How the connection was ended as the endpoints meant it: its first FIN or RST, except
+    /// that over TLS an endpoint announces its close with close_notify before its FIN and
+    /// the peer may FIN first in reply, so a close_notify sent before the other side's
+    /// FIN/RST is the close.
+    pub fn close(&self) -> Option<TcpEnd> {
+        let end = self.tcp_end?;
+        let notify = [Side::Client, Side::Server]
+            .into_iter()
+            .filter_map(|s| self.close_notify(s).map(|at| (s, at)))
+            .min_by_key(|(_, at)| at.frame);
+        Some(match notify {
+            Some((by, at)) if by != end.by && at.frame < end.at.frame => TcpEnd {
+                kind: TcpEndKind::Fin,
+                by,
+                at,
+            },
+            _ => end,
+        })
+    }
+
     /// When the connection ended: its first FIN or RST, else its last packet.
     pub fn drop_time(&self) -> Timestamp {
         self.tcp_end.map_or(self.end, |e| e.at.ts)

@@ -3,6 +3,7 @@
 
 mod gaps;
 mod judged;
+mod keepalive;
 mod rules;
 mod tls;
 mod vantage;

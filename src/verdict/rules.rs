@@ -2,7 +2,7 @@
 //! either decides or passes; the first that decides wins, and its name travels with the
 //! verdict.
 
-use super::{Actor, Cause, Layer, MissingPing, Vantage, Verdict};
+use super::{Actor, Cause, Layer, Vantage, Verdict};
 use crate::evidence::FrameRef;
 use crate::mqtt::Version;
 use crate::session::{Anomaly, Connection, TcpEnd, TcpEndKind};
@@ -55,7 +55,7 @@ const RULES: &[Rule] = &[
     still_open,
     protocol_violation,
     nat_idle_expiry,
-    keepalive_timeout,
+    super::keepalive::keepalive_timeout,
     super::tls::silent_client_closed,
     retransmission_timeout,
     reset,
@@ -68,8 +68,6 @@ pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
     if let Some(v) = super::tls::handshake_failed(c) {
         return v;
     }
-    let view = super::tls::logical_view(c);
-    let c = view.as_ref();
     let mut v = RULES
         .iter()
         .find_map(|rule| rule(c, t))
@@ -136,13 +134,13 @@ fn connack_refused(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         "connack_failure",
     );
     v.code = Some(ack.code);
-    v.evidence = frames([Some(ack.at), c.tcp_end.map(|e| e.at)]);
+    v.evidence = frames([Some(ack.at), c.close().map(|e| e.at)]);
     v.explanation = format!(
         "The broker refused the CONNECT with CONNACK code {} ({}).",
         ack.code,
         connack_meaning(ack.code, c.protocol)
     );
-    let long_keepalive = c.keepalive.is_some_and(|k| k == 0 || k > 300);
+    let long_keepalive = c.keepalive_secs().is_some_and(|k| k == 0 || k > 300);
     if ack.code == 2 && c.protocol != Some(Version::V5) && long_keepalive {
         v.hints.push(
             "mosquitto answers CONNACK 2 (identifier rejected) to a keepalive above its \
@@ -177,7 +175,7 @@ fn connack_meaning(code: u8, version: Option<Version>) -> &'static str {
 
 fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     let d = c.disconnect.as_ref().filter(|d| d.side == Side::Client)?;
-    if c.tcp_end.is_some_and(|e| e.at.frame < d.at.frame) {
+    if c.close().is_some_and(|e| e.at.frame < d.at.frame) {
         return None;
     }
     let mut v = verdict(
@@ -187,7 +185,7 @@ fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         "client_sent_disconnect",
     );
     v.code = d.reason;
-    v.evidence = frames([Some(d.at), c.tcp_end.map(|e| e.at)]);
+    v.evidence = frames([Some(d.at), c.close().map(|e| e.at)]);
     v.explanation = match d.reason {
         Some(r) => format!("The client sent DISCONNECT (reason 0x{r:02X}) and closed."),
         None => "The client sent DISCONNECT and closed.".into(),
@@ -233,7 +231,7 @@ fn server_disconnect(c: &Connection, t: &Thresholds) -> Option<Verdict> {
     };
     let mut v = verdict(cause, layer, Some(Actor::Server), rule);
     v.code = d.reason;
-    v.evidence = frames([Some(d.at), c.tcp_end.map(|e| e.at)]);
+    v.evidence = frames([Some(d.at), c.close().map(|e| e.at)]);
     v.explanation = format!("The broker sent DISCONNECT with reason 0x{code:02X} ({what}).");
     if layer == Layer::Network {
         v.explanation
@@ -254,7 +252,7 @@ fn stuck_sender(c: &Connection) -> Option<Side> {
 }
 
 fn still_open(c: &Connection, _: &Thresholds) -> Option<Verdict> {
-    if c.tcp_end.is_some() || stuck_sender(c).is_some() {
+    if c.close().is_some() || stuck_sender(c).is_some() {
         return None;
     }
     let mut v = verdict(Cause::OpenAtEnd, Layer::None, None, "no_close_in_capture");
@@ -264,7 +262,7 @@ fn still_open(c: &Connection, _: &Thresholds) -> Option<Verdict> {
 }
 
 fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
-    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let end = c.close().filter(|e| e.by == Side::Server)?;
     let (entry, anomaly) = c.anomaly_kinds().find(|(e, a)| {
         e.side == Side::Client
             && matches!(
@@ -325,7 +323,7 @@ fn failure(c: &Connection, t: &Thresholds) -> Option<Failure> {
     {
         return Some(Failure::Unacked(side, first));
     }
-    let end = c.tcp_end?;
+    let end = c.close()?;
     match end.kind {
         TcpEndKind::Rst => Some(Failure::Rst(end.by, end.at)),
         TcpEndKind::Fin if end.by == Side::Server && !client_answered_close(c, end, t) => {
@@ -360,7 +358,7 @@ fn killing_gap(
     };
     // A connection that already survived an idle as long as its keepalive did not die of
     // idleness when the next keepalive came due: the packet was lost some other way.
-    let keepalive = f64::from(c.keepalive.unwrap_or(0));
+    let keepalive = f64::from(c.keepalive_secs().unwrap_or(0));
     let idled_a_keepalive = keepalive > 0.0 && survived >= 0.9 * keepalive;
     (fits && gap.seconds > survived * t.nat_gap_margin && !idled_a_keepalive)
         .then_some((gap, survived))
@@ -393,84 +391,13 @@ fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
          the NAT mapping or firewall state had expired.",
         gap.seconds, gap.before.frame
     );
-    if let Some(k) = c.keepalive.filter(|&k| k > 0) {
+    if let Some(k) = c.keepalive_secs().filter(|&k| k > 0) {
         v.hints.push(format!(
             "keepalive {k} s: keep it below the NAT idle timeout (under {:.0} s here)",
             gap.seconds
         ));
     }
     Some(v)
-}
-
-/// When the client owed the broker a packet and none arrived in time, or what it sent was lost.
-pub(super) fn keepalive_timeout(c: &Connection, t: &Thresholds) -> Option<Verdict> {
-    let end = c.tcp_end?;
-    let keepalive = f64::from(c.keepalive.filter(|&k| k > 0)?);
-    let last = c.last_client_packet.or(c.connack.map(|a| a.at))?;
-    let silence = (end.at.ts - last.ts).as_secs_f64();
-    let client_lost = c.half(Side::Client).unacked_bytes > 0 && c.tcp.client.retransmissions > 0;
-    let server_closed = end.by == Side::Server;
-    let overdue = server_closed && silence >= keepalive * t.keepalive_ratio;
-    if !overdue && !client_lost {
-        return None;
-    }
-    if client_lost && !server_closed && c.unanswered_pingreqs.is_empty() {
-        return None;
-    }
-    let dead_path = client_lost || !client_answered_close(c, end, t);
-    let layer = if dead_path {
-        Layer::Network
-    } else {
-        Layer::Protocol
-    };
-    let mut v = verdict(
-        Cause::KeepaliveTimeout,
-        layer,
-        Some(actor(end.by)),
-        "client_silent_past_keepalive",
-    );
-    let due = last.ts + Span::from_secs_f64(keepalive);
-    v.missing_pingreqs.push(MissingPing {
-        due,
-        after_frame: last.frame,
-        sent: client_lost,
-    });
-    v.evidence = frames(
-        [Some(last), Some(end.at)]
-            .into_iter()
-            .chain(c.unanswered_pingreqs.iter().map(|p| Some(*p)))
-            .chain(c.tcp.client.retransmission_frames.last().map(|r| Some(*r))),
-    );
-    v.explanation = if client_lost {
-        format!(
-            "The client sent packets (PINGREQ or data, {} retransmissions) that were never \
-             acknowledged; the connection died for keepalive ({} s) because they never arrived.",
-            c.tcp.client.retransmissions, keepalive
-        )
-    } else if dead_path {
-        format!(
-            "No packet from the client for {silence:.1} s (keepalive {keepalive} s, {:.2} × keepalive); \
-             the broker closed and the client never acknowledged the close: the path to the client was dead.",
-            silence / keepalive
-        )
-    } else {
-        format!(
-            "No packet from the client for {silence:.1} s (keepalive {keepalive} s, {:.2} × keepalive): \
-             no PINGREQ was sent; the client's TCP stack still acknowledged the close, so the \
-             client application stalled.",
-            silence / keepalive
-        )
-    };
-    if !client_lost && sent_pings_on_time(c, keepalive) && silence < keepalive {
-        v.hints.push(
-            "PINGREQs were sent on time and the broker still closed for keepalive: look at the broker".into(),
-        );
-    }
-    Some(v)
-}
-
-fn sent_pings_on_time(c: &Connection, _keepalive: f64) -> bool {
-    c.keepalive_misses.is_empty() && c.packets.get(crate::mqtt::PacketKind::PingReq) > 0
 }
 
 /// Whether the client's TCP stack answered after the server's close (so it was alive).
@@ -513,7 +440,7 @@ fn retransmission_timeout(c: &Connection, _: &Thresholds) -> Option<Verdict> {
 }
 
 fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
-    let end = c.tcp_end.filter(|e| e.kind == TcpEndKind::Rst)?;
+    let end = c.close().filter(|e| e.kind == TcpEndKind::Rst)?;
     let half = c.half(end.by);
     let rst = half.rst?;
     let ttl_mismatch = half.ttl.is_some_and(|ttl| ttl != rst.ttl);
@@ -557,7 +484,7 @@ fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
 }
 
 fn server_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
-    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let end = c.close().filter(|e| e.by == Side::Server)?;
     let mut v = verdict(
         Cause::ServerClose,
         Layer::Protocol,

@@ -1,20 +1,18 @@
 //! Verdicts on MQTT over TLS read without keys. The handshake is judged from its own facts
-//! (alerts, aborts); after it, the ordinary rules judge a *logical view* of the connection
-//! in which the close is the first `close_notify` (a TLS endpoint says it is closing before
-//! its FIN, and the peer may FIN first in reply) and the keepalive is the one inferred from
-//! the PINGREQ cadence. Two rules exist only for inferred facts: a refusal seen as a server
+//! (alerts, aborts); after it, the ordinary rules judge the connection, reading its close
+//! as `Connection::close` (the first `close_notify` when it came before the peer's FIN) and
+//! its keepalive as `Connection::keepalive_secs` (inferred from the PINGREQ cadence). Two rules exist only for inferred facts: a refusal seen as a server
 //! that closes right after its first record, and a server close after a silence whose
 //! keepalive could not be read.
 
 use super::rules::{Thresholds, actor, frames, verdict};
 use super::{Actor, Cause, Layer, Verdict};
 use crate::mqtt::PacketKind;
-use crate::session::{Connection, TcpEnd, TcpEndKind};
+use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::Span;
 use crate::transport::Basis;
 use crate::transport::tls::AlertFact;
-use std::borrow::Cow;
 
 /// A server that closes this soon after its first record, before the client sent anything
 /// but its CONNECT, refused the CONNECT: brokers close within milliseconds of a refusing
@@ -102,41 +100,13 @@ fn explain_alert(a: &AlertFact, after_handshake: bool) -> String {
     )
 }
 
-/// The connection as the ordinary rules should see it: for TLS, the first close_notify is
-/// the close when it came before the first FIN/RST from the other side, and the keepalive
-/// inferred from the PINGREQ cadence stands in for the encrypted CONNECT's.
-pub(super) fn logical_view(c: &Connection) -> Cow<'_, Connection> {
-    let Some(tls) = &c.tls else {
-        return Cow::Borrowed(c);
-    };
-    let mut view = c.clone();
-    if view.keepalive.is_none() {
-        view.keepalive = c.keepalive_secs();
-    }
-    let first_notify = [Side::Client, Side::Server]
-        .into_iter()
-        .filter_map(|s| tls.close_notify.get(s).as_ref().map(|n| (s, n.at)))
-        .min_by_key(|(_, at)| at.frame);
-    if let (Some((side, at)), Some(end)) = (first_notify, c.tcp_end)
-        && side != end.by
-        && at.frame < end.at.frame
-    {
-        view.tcp_end = Some(TcpEnd {
-            kind: TcpEndKind::Fin,
-            by: side,
-            at,
-        });
-    }
-    Cow::Owned(view)
-}
-
 /// The server closed right after its first record and the client had sent only its
 /// CONNECT: a refused CONNECT whose return code is encrypted.
 pub(super) fn refused_after_connack(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     if c.basis != Basis::Inferred {
         return None;
     }
-    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let end = c.close().filter(|e| e.by == Side::Server)?;
     let answer = c.last_server_packet?;
     let others =
         c.packets.total() - c.packets.get(PacketKind::Connect) - c.packets.get(PacketKind::ConnAck);
@@ -165,19 +135,17 @@ pub(super) fn refused_after_connack(c: &Connection, _: &Thresholds) -> Option<Ve
 /// not readable (encrypted CONNECT, too few PINGREQs for a cadence): most likely a
 /// keepalive timeout, judged as one with the silence standing for 1.5 × keepalive.
 pub(super) fn silent_client_closed(c: &Connection, t: &Thresholds) -> Option<Verdict> {
-    if c.basis != Basis::Inferred || c.keepalive.is_some() {
+    if c.basis != Basis::Inferred || c.keepalive_secs().is_some() {
         return None;
     }
-    let end = c.tcp_end.filter(|e| e.by == Side::Server)?;
+    let end = c.close().filter(|e| e.by == Side::Server)?;
     let last = c.last_client_packet?;
     let silence = end.at.ts - last.ts;
     if silence < SILENCE_FLOOR {
         return None;
     }
-    let mut view = c.clone();
     let assumed = (silence.as_secs_f64() / 1.5).floor().max(1.0);
-    view.keepalive = Some(assumed as u16);
-    let mut v = super::rules::keepalive_timeout(&view, t)?;
+    let mut v = super::keepalive::keepalive_verdict(c, t, assumed)?;
     v.rule = "server_closed_after_client_silence";
     v.alternative = Some(Cause::ServerClose);
     let why = if v.layer == Some(Layer::Network) {
