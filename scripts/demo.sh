@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that sets up and runs the main job on the bundled captures: analyze every
-# capture in captures/ and write the SVG report to report/.
+# capture in captures/ (and captures/tls/) and write the SVG report to report/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +12,12 @@ for expected in captures/*.expected.json; do
     echo "=== $capture"
     # shellcheck disable=SC2086
     "$bin" analyze "$capture" $ports || [ $? -eq 4 ]
+    echo
+done
+# MQTT over TLS, read without keys and without port flags (captures/tls/).
+for capture in captures/tls/*.pcap; do
+    echo "=== $capture"
+    "$bin" analyze "$capture" || [ $? -eq 4 ]
     echo
 done
 # One report per capture: report/<capture>/index.html with its SVG charts.
