@@ -129,11 +129,14 @@ fn taken_over(
         "Connection {by} CONNECTed {same} (frame {frame}) and the broker closed this one {:.3} s later.",
         (closed - connect.ts).as_secs_f64()
     );
-    v.hints.push(format!(
-        "EMQX would log this as {}: the new CONNECT has clean start {}",
-        if clean { "discarded" } else { "takenover" },
-        if clean { "set" } else { "unset" }
-    ));
+    // Over TLS without keys the newcomer's clean start flag is encrypted: no EMQX word.
+    if v.basis == crate::transport::Basis::Plaintext {
+        v.hints.push(format!(
+            "EMQX would log this as {}: the new CONNECT has clean start {}",
+            if clean { "discarded" } else { "takenover" },
+            if clean { "set" } else { "unset" }
+        ));
+    }
 }
 
 fn shut_down(v: &mut Verdict, count: usize, spread: f64) {
