@@ -19,6 +19,7 @@
 //!   ends with its Finished (4 + hash length plaintext: 53-byte records with SHA-256 suites,
 //!   69 with SHA-384), and only client records after it are application data.
 
+pub mod decrypt;
 mod facts;
 mod handshake;
 mod infer;
