@@ -192,9 +192,10 @@ impl KeyLog {
     }
 
     /// Adds the contents of a pcapng Decryption Secrets Block of type TLS key log: NSS key
-    /// log text; lines that are not valid UTF-8 are counted bad.
+    /// log text (trailing NUL bytes ignored); lines that are not valid UTF-8 are counted bad.
     pub fn add_dsb(&mut self, bytes: &[u8]) -> KeyLogCounts {
-        self.add_bytes(bytes)
+        let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        self.add_bytes(bytes.get(..end).unwrap_or_default())
     }
 
     fn add_bytes(&mut self, bytes: &[u8]) -> KeyLogCounts {

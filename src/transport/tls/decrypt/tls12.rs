@@ -13,7 +13,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::aead::Aead;
 use super::suite::{Cipher, MacHash, PrfHash, SuiteParams};
-use super::{Fail, Protect, RecordKeys, Side, fill, xor_nonce};
+use super::{Fail, KeyBytes, Protect, RecordKeys, Side, fill, xor_nonce};
 
 /// AES block (and CBC IV) size.
 const BLOCK: usize = 16;
@@ -65,17 +65,58 @@ fn p_hash<M: Mac + KeyInit + Clone>(
 pub(super) struct CbcKeys {
     cipher: Cipher,
     mac: MacHash,
-    key: Zeroizing<Vec<u8>>,
-    mac_key: Zeroizing<Vec<u8>>,
+    key: KeyBytes,
+    mac_key: KeyBytes,
     etm: bool,
 }
 
+/// One direction's (MAC key, key, fixed IV) from the key block.
+type DirKeys = (KeyBytes, KeyBytes, KeyBytes);
+
+/// The key block PRF(master, "key expansion", server_random || client_random), split into
+/// client MAC key, server MAC key, client key, server key, client IV, server IV; `side`'s
+/// three are returned.
+fn side_keys(
+    params: SuiteParams,
+    master_secret: &[u8; 48],
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+    side: Side,
+) -> Option<DirKeys> {
+    let mac_len = params.mac.map_or(0, MacHash::output_len);
+    let key_len = params.cipher.key_len();
+    let iv_len = params.cipher.tls12_fixed_iv_len();
+    let mut seed = [0u8; 64];
+    seed[..32].copy_from_slice(server_random);
+    seed[32..].copy_from_slice(client_random);
+    let mut block = Zeroizing::new(vec![0u8; 2 * (mac_len + key_len + iv_len)]);
+    prf(
+        params.prf,
+        master_secret,
+        b"key expansion",
+        &seed,
+        &mut block,
+    )?;
+    let pick = |start: usize, len: usize| -> Option<KeyBytes> {
+        let at = if side == Side::Client {
+            start
+        } else {
+            start + len
+        };
+        Some(Zeroizing::new(block.get(at..at + len)?.to_vec()))
+    };
+    Some((
+        pick(0, mac_len)?,
+        pick(2 * mac_len, key_len)?,
+        pick(2 * (mac_len + key_len), iv_len)?,
+    ))
+}
+
 impl RecordKeys {
-    /// Keys for the records `side` sends, from the master secret and both hello randoms
-    /// (key block = PRF(master, "key expansion", server_random || client_random)), sequence
-    /// number 0 (the Finished that follows ChangeCipherSpec is record 0).
+    /// Keys for the records `side` sends, from the master secret and both hello randoms,
+    /// sequence number 0 (the Finished that follows ChangeCipherSpec is record 0).
     /// `encrypt_then_mac`: both hellos carried the encrypt_then_mac extension (RFC 7366;
-    /// CBC suites only). `None` unless `params` is a TLS 1.2 suite.
+    /// it only matters for CBC suites). `None` unless `params` is a TLS 1.2 suite.
     pub fn tls12(
         params: SuiteParams,
         master_secret: &[u8; 48],
@@ -87,31 +128,8 @@ impl RecordKeys {
         if params.tls13 || params.cipher.is_aead() == params.mac.is_some() {
             return None;
         }
-        let mac_len = params.mac.map_or(0, MacHash::output_len);
-        let key_len = params.cipher.key_len();
-        let iv_len = params.cipher.tls12_fixed_iv_len();
-        let mut seed = [0u8; 64];
-        seed[..32].copy_from_slice(server_random);
-        seed[32..].copy_from_slice(client_random);
-        let mut block = Zeroizing::new(vec![0u8; 2 * (mac_len + key_len + iv_len)]);
-        prf(
-            params.prf,
-            master_secret,
-            b"key expansion",
-            &seed,
-            &mut block,
-        )?;
-        let pick = |start: usize, len: usize| -> Option<Zeroizing<Vec<u8>>> {
-            let at = if side == Side::Client {
-                start
-            } else {
-                start + len
-            };
-            Some(Zeroizing::new(block.get(at..at + len)?.to_vec()))
-        };
-        let mac_key = pick(0, mac_len)?;
-        let key = pick(2 * mac_len, key_len)?;
-        let iv = pick(2 * (mac_len + key_len), iv_len)?;
+        let (mac_key, key, iv) =
+            side_keys(params, master_secret, client_random, server_random, side)?;
         let protect = match params.mac {
             None => Protect::Aead(Aead::new(params.cipher, &key)?),
             Some(mac) => Protect::Cbc(CbcKeys {
