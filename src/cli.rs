@@ -89,6 +89,10 @@ pub struct InputArgs {
     /// Which ports carry MQTT.
     #[command(flatten)]
     pub ports: PortArgs,
+    /// TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt MQTT over TLS; may
+    /// be given several times. Secrets inside pcapng captures are read without it.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<PathBuf>,
     /// Show CONNECT user names (passwords are never read out).
     #[arg(long)]
     pub show_usernames: bool,
@@ -205,6 +209,10 @@ pub struct LiveArgs {
     /// Which ports carry MQTT.
     #[command(flatten)]
     pub ports: PortArgs,
+    /// TLS key log (NSS format) to decrypt MQTT over TLS, re-read as it grows so that keys
+    /// a device writes during the capture are used; may be given several times.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<PathBuf>,
     /// Write events (NDJSON) to this file instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,

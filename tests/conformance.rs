@@ -1,5 +1,5 @@
 //! Conformance: for every capture, the count of each MQTT packet type per TCP connection
-//! equals tshark's. tshark's answers are kept in `tests/conformance/*.json`, made by
+//! equals tshark's (MQTT over TLS too, both decrypting with the same key log). tshark's answers are kept in `tests/conformance/*.json`, made by
 //! `tests/conformance/regen.py` (the command in shared/captures-public/PROVENANCE.md);
 //! tshark is needed only to regenerate them.
 
@@ -24,9 +24,16 @@ fn capture_path(name: &str) -> PathBuf {
 }
 
 /// Runs `dropscope analyze --format json` and sums packet counts per endpoint pair.
-fn dropscope_counts(path: &Path, ports: &[u64]) -> BTreeMap<Vec<String>, Counts> {
+fn dropscope_counts(
+    path: &Path,
+    ports: &[u64],
+    keylog: Option<PathBuf>,
+) -> BTreeMap<Vec<String>, Counts> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropscope"));
     cmd.args(["analyze", "--format", "json"]).arg(path);
+    if let Some(k) = keylog {
+        cmd.arg("--keylog").arg(k);
+    }
     for p in ports {
         cmd.args(["--port", &p.to_string()]);
     }
@@ -115,7 +122,11 @@ fn mqtt_packet_counts_per_connection_match_tshark() {
             .filter_map(|p| p.as_u64())
             .collect();
         let mut want = tshark_counts(&reference);
-        let got = dropscope_counts(&capture, &ports);
+        // TLS captures are decrypted by both with the key log saved beside them.
+        let keylog = reference["keylog"]
+            .as_str()
+            .map(|k| root().join("captures").join(k));
+        let got = dropscope_counts(&capture, &ports, keylog);
         if name == "lossy-link.pcap" {
             checked += 1;
             continue;
@@ -133,7 +144,7 @@ fn mqtt_packet_counts_per_connection_match_tshark() {
         }
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} captures checked");
+    assert!(checked >= 60, "only {checked} captures checked");
     assert!(
         failures.is_empty(),
         "{} of {checked} captures differ:\n{}",

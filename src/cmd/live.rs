@@ -51,6 +51,7 @@ fn options(args: &LiveArgs) -> LiveOptions {
         keep: span(args.keep_seconds),
         ring_bytes: args.ring_bytes,
         flow_idle: span(args.flow_idle),
+        keylogs: args.keylogs.clone(),
     }
 }
 

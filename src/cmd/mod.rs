@@ -9,9 +9,11 @@ pub mod trace;
 use crate::cli::InputArgs;
 use dropscope::report::Presentation;
 use dropscope::source::{self, SourceError, Timeline};
+use dropscope::transport::tls::decrypt::{KeyLog, KeyLogCounts, KeyLogFile};
 use dropscope::verdict::Vocabulary;
 use dropscope::{Analysis, Analyzer, Config};
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The engine configuration the input options ask for.
@@ -50,6 +52,7 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     let paths = source::expand_inputs(&input.captures).map_err(|e| fail(&e))?;
     let mut timeline = Timeline::open(&paths, input.filter.as_deref()).map_err(|e| fail(&e))?;
     let mut analyzer = Analyzer::new(cfg);
+    load_keys(analyzer.keys_mut(), &input.keylogs, &paths)?;
     let progress = progress_bar(&paths);
     let mut seen = 0u64;
     timeline.for_each(|frame| {
@@ -68,6 +71,41 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     let names = paths.iter().map(|p| p.display().to_string()).collect();
     let warnings = timeline.warnings().to_vec();
     Ok(analyzer.finish(names, warnings, timeline.frames_read()))
+}
+
+/// Fills the key log from the `--keylog` files and the captures' own secrets (pcapng
+/// Decryption Secrets Blocks, which need no flag); says on stderr what was skipped.
+pub fn load_keys(
+    keys: &mut KeyLog,
+    files: &[PathBuf],
+    captures: &[PathBuf],
+) -> Result<(), ExitCode> {
+    for path in files {
+        let mut file = KeyLogFile::new(path);
+        let mut n = file.read_new(keys).map_err(|e| {
+            eprintln!("dropscope: key log {}: {e}", path.display());
+            ExitCode::from(2)
+        })?;
+        n += file.finish(keys);
+        say_skipped(&path.display().to_string(), n);
+    }
+    for c in captures {
+        let mut n = KeyLogCounts::default();
+        // An unreadable capture is reported by the capture reader.
+        let _ = source::pcapng_tls_key_logs(c, &mut |text| n += keys.add_dsb(text));
+        say_skipped(&format!("in {}", c.display()), n);
+    }
+    Ok(())
+}
+
+/// Tells about key log lines that were skipped for being malformed.
+pub fn say_skipped(name: &str, n: KeyLogCounts) {
+    if n.bad > 0 {
+        eprintln!(
+            "dropscope: key log {name}: {} malformed lines skipped ({} used)",
+            n.bad, n.used
+        );
+    }
 }
 
 /// A key for `--anonymize` without `--anonymize-key`: std's per-process random hasher seed.

@@ -259,7 +259,7 @@ fn takeover_key(c: &Judged) -> Option<String> {
     match (&c.client_id, c.basis) {
         (Some(id), _) => Some(id.clone()),
         (None, Basis::Inferred) => Some(format!("{}{}>{}", TLS_KEY, c.client.ip(), c.server)),
-        (None, Basis::Plaintext) => None,
+        (None, Basis::Plaintext | Basis::Decrypted) => None,
     }
 }
 

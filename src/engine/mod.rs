@@ -18,7 +18,7 @@ use crate::session::{Connection, Session, SessionLimits};
 use crate::source::{Frame, ReadWarning};
 use crate::tcp::{Flow, FlowTable, HasFlow, flow_key};
 use crate::time::{Span, Timestamp};
-use crate::transport::{self, Transport, TransportKind};
+use crate::transport::{self, KeyLog, Transport, TransportKind};
 use std::net::SocketAddr;
 
 /// One tracked flow: TCP, what it carries, and the MQTT session inside.
@@ -44,6 +44,7 @@ pub struct Analyzer {
     next_id: usize,
     last_sweep: Timestamp,
     now: Timestamp,
+    keys: KeyLog,
 }
 
 /// An open connection as it stands, for a live driver's events.
@@ -98,7 +99,14 @@ impl Analyzer {
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
             now: Timestamp(i64::MIN),
+            keys: KeyLog::default(),
         }
+    }
+
+    /// The TLS key log that decrypts connections from their next ServerHello on: filled
+    /// before reading (`--keylog`, pcapng secrets) and, live, as the log file grows.
+    pub fn keys_mut(&mut self) -> &mut KeyLog {
+        &mut self.keys
     }
 
     /// The configuration.
@@ -167,7 +175,7 @@ impl Analyzer {
         // The common case, a segment of a known connection, costs one lookup.
         if let Some(e) = self.flows.get_mut(&k) {
             if !e.flow.is_new_connection(seg) {
-                feed(e, seg, at);
+                feed(e, seg, at, &self.keys);
                 return;
             }
             if let Some(old) = self.flows.remove(&k) {
@@ -175,7 +183,7 @@ impl Analyzer {
             }
         }
         let mut e = self.open(seg, at);
-        feed(&mut e, seg, at);
+        feed(&mut e, seg, at, &self.keys);
         self.flows.insert(k, e);
     }
 
@@ -221,7 +229,8 @@ impl Analyzer {
             session,
             ..
         } = &mut e;
-        flow.finish(&mut |ev| transport.on_event(ev, &mut |d| session.on_delivery(d)));
+        let keys = &self.keys;
+        flow.finish(&mut |ev| transport.on_event(ev, keys, &mut |d| session.on_delivery(d)));
         transport.finish(&mut |d| session.on_delivery(d));
         self.stats.reassembly_cap_hits += e.flow.buffer_cap_hits();
         self.stats.oversized_packets += e.session.oversized();
@@ -290,7 +299,7 @@ impl Analyzer {
 
 /// Hands one segment to its flow, the flow's stream events to the transport, and the
 /// transport's deliveries to the MQTT session.
-fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef) {
+fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef, keys: &KeyLog) {
     if e.transport.is_other() {
         e.flow.last = at;
         return;
@@ -303,6 +312,6 @@ fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef) {
         ..
     } = e;
     flow.on_segment(seg, at, &mut |ev| {
-        transport.on_event(ev, &mut |d| session.on_delivery(d))
+        transport.on_event(ev, keys, &mut |d| session.on_delivery(d))
     });
 }

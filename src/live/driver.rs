@@ -10,6 +10,7 @@ use crate::engine::Analysis;
 use crate::engine::Analyzer;
 use crate::time::{Span, Timestamp};
 use crate::transport::TransportKind;
+use crate::transport::tls::decrypt::KeyLogFile;
 use crate::verdict::Judged;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Write;
@@ -38,6 +39,8 @@ pub struct Driver {
     /// Caps already reported on stderr.
     caps_told: FxHashSet<&'static str>,
     window_start: Timestamp,
+    /// TLS key logs, read as they grow (a device writes its keys during the capture).
+    keylogs: Vec<KeyLogFile>,
 }
 
 impl Driver {
@@ -74,11 +77,14 @@ impl Driver {
             overdue: FxHashMap::default(),
             caps_told: FxHashSet::default(),
             window_start: wall_now(),
+            keylogs: opts.keylogs.iter().map(KeyLogFile::new).collect(),
         })
     }
 
-    /// Takes a batch of frames.
+    /// Takes a batch of frames, after the keys appended to the key logs since the last one
+    /// (a size check per file when nothing was appended).
     pub fn batch(&mut self, b: &Batch) {
+        self.read_keys();
         for f in b.frames() {
             if let Some(r) = self.ring.as_mut() {
                 r.push(&f);
@@ -86,6 +92,27 @@ impl Driver {
             self.analyzer.push(&f);
         }
         self.metrics.frames.inc_by(b.len() as u64);
+    }
+
+    fn read_keys(&mut self) {
+        for file in &mut self.keylogs {
+            let grew = std::fs::metadata(&file.path).is_ok_and(|m| m.len() != file.offset);
+            if !grew {
+                continue;
+            }
+            match file.read_new(self.analyzer.keys_mut()) {
+                Ok(n) if n.bad > 0 => eprintln!(
+                    "dropscope: key log {}: {} malformed lines skipped",
+                    file.path.display(),
+                    n.bad
+                ),
+                Ok(_) => {}
+                Err(e) if self.caps_told.insert("keylog") => {
+                    eprintln!("dropscope: key log {}: {e}", file.path.display())
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// The clock reached `now`: emits what happened since the last tick.

@@ -48,6 +48,8 @@ pub struct LiveOptions {
     pub ring_bytes: usize,
     /// Flows with no packet for this long are retired.
     pub flow_idle: Span,
+    /// TLS key logs, re-read as they grow.
+    pub keylogs: Vec<PathBuf>,
 }
 
 /// Why `live` stopped with an error.

@@ -6,7 +6,7 @@ use crate::evidence::FrameRef;
 use crate::mqtt::{PacketKind, Version};
 use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
 use crate::time::{Span, Timestamp};
-use crate::transport::tls::{TlsFacts, infer_keepalive};
+use crate::transport::tls::{DecryptStatus, TlsFacts, infer_keepalive};
 use crate::transport::{Basis, TransportKind};
 use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
@@ -323,11 +323,19 @@ impl Connection {
         })
     }
 
-    /// Takes the TLS facts of a connection read without keys: its MQTT facts are inferred,
-    /// and its keepalive comes from the PINGREQ cadence.
+    /// Takes the TLS facts of a connection: decrypted, its MQTT facts were read as in
+    /// plaintext; otherwise they are inferred, and its keepalive comes from the PINGREQ
+    /// cadence.
     pub fn absorb_tls(&mut self, tls: Option<TlsFacts>) {
         let Some(tls) = tls else { return };
-        self.basis = Basis::Inferred;
+        let decrypted = tls
+            .decryption
+            .is_some_and(|d| d.status == DecryptStatus::Decrypted);
+        self.basis = if decrypted {
+            Basis::Decrypted
+        } else {
+            Basis::Inferred
+        };
         self.tls = Some(tls);
     }
 

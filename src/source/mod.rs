@@ -5,9 +5,11 @@
 mod fast;
 mod file;
 mod merge;
+mod secrets;
 
 pub use file::{CaptureFile, Format};
 pub use merge::Timeline;
+pub use secrets::pcapng_tls_key_logs;
 
 use crate::time::Timestamp;
 use std::path::{Path, PathBuf};
@@ -118,5 +120,8 @@ fn capture_files_in(dir: &Path) -> Result<Vec<PathBuf>, SourceError> {
 /// Files that sit beside captures but are not captures (expected verdicts, notes).
 fn is_sidecar(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.starts_with('.') || [".json", ".md", ".txt"].iter().any(|s| name.ends_with(s))
+    name.starts_with('.')
+        || [".json", ".md", ".txt", ".keys"]
+            .iter()
+            .any(|s| name.ends_with(s))
 }

@@ -14,6 +14,8 @@ use crate::tcp::{Side, StreamEvent, TcpEvent};
 use serde::Serialize;
 use tls::{TlsFacts, TlsOutput, TlsTransport};
 
+pub use tls::decrypt::KeyLog;
+
 pub use tls::{InferredPacket, TlsEvent};
 
 /// What a connection carries, as reports name it.
@@ -44,6 +46,8 @@ pub enum Basis {
     Plaintext,
     /// MQTT packets inferred from encrypted record sizes, direction and timing.
     Inferred,
+    /// TLS decrypted with the session keys: the MQTT bytes were read as in plaintext.
+    Decrypted,
 }
 
 /// What the transport hands to the session, in stream order per direction.
@@ -158,12 +162,18 @@ impl Transport {
         };
     }
 
-    /// Takes one event of the TCP stage and delivers what the session reads.
-    pub fn on_event(&mut self, ev: StreamEvent<'_>, out: &mut impl FnMut(Delivery<'_>)) {
+    /// Takes one event of the TCP stage and delivers what the session reads; `keys` is the
+    /// TLS key log (empty when none was given).
+    pub fn on_event(
+        &mut self,
+        ev: StreamEvent<'_>,
+        keys: &KeyLog,
+        out: &mut impl FnMut(Delivery<'_>),
+    ) {
         match self {
             Transport::Plain => plain::deliver(ev, out),
             Transport::Tls(t) => {
-                t.on_event(&ev, &mut |o| out(tls_delivery(o)));
+                t.on_event(&ev, keys, &mut |o| out(tls_delivery(o)));
                 if let StreamEvent::Tcp(e) = ev {
                     out(Delivery::Tcp(e));
                 }
@@ -195,9 +205,11 @@ fn offers_only_http(f: &TlsFacts) -> bool {
             .all(|p| p.starts_with("http/") || p == "h2" || p == "h3")
 }
 
-fn tls_delivery(o: TlsOutput) -> Delivery<'static> {
+fn tls_delivery(o: TlsOutput<'_>) -> Delivery<'_> {
     match o {
         TlsOutput::Inferred(p) => Delivery::Inferred(p),
         TlsOutput::Event(e) => Delivery::Tls(e),
+        TlsOutput::Plain { side, bytes, at } => Delivery::Mqtt { side, bytes, at },
+        TlsOutput::Gap { side, len, at } => Delivery::Gap { side, len, at },
     }
 }

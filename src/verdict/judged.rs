@@ -130,7 +130,7 @@ fn taken_over(
         (closed - connect.ts).as_secs_f64()
     );
     // Over TLS without keys the newcomer's clean start flag is encrypted: no EMQX word.
-    if v.basis == crate::transport::Basis::Plaintext {
+    if v.basis != crate::transport::Basis::Inferred {
         v.hints.push(format!(
             "EMQX would log this as {}: the new CONNECT has clean start {}",
             if clean { "discarded" } else { "takenover" },

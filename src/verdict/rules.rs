@@ -244,10 +244,18 @@ fn server_disconnect(c: &Connection, t: &Thresholds) -> Option<Verdict> {
 }
 
 /// The side whose data went unacknowledged and was retransmitted at the end, if any.
+/// The side whose data went unacknowledged through retransmissions. A side that reset the
+/// connection and then retransmitted is not stuck: a stack forgets a connection it resets,
+/// so that RST came from the path (the reset rule says so), and what followed is aftermath.
 fn stuck_sender(c: &Connection) -> Option<Side> {
+    let reset = c.close().filter(|e| e.kind == TcpEndKind::Rst);
     [Side::Client, Side::Server].into_iter().find(|&s| {
         let h = c.half(s);
-        h.unacked_bytes > 0 && h.retransmissions > 0
+        let after_own_reset = match (reset, h.first_retransmission) {
+            (Some(e), Some(r)) => e.by == s && r.frame > e.at.frame,
+            _ => false,
+        };
+        h.unacked_bytes > 0 && h.retransmissions > 0 && !after_own_reset
     })
 }
 

@@ -54,7 +54,7 @@ pub(super) fn handshake_failed(c: &Connection) -> Option<Verdict> {
         Some(actor(side)),
         rule,
     );
-    v.basis = Basis::Inferred;
+    v.basis = c.basis;
     v.code = alert.and_then(|a| a.description);
     v.evidence = frames([
         tls.client_hello,

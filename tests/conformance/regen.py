@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates tshark's per-connection MQTT packet counts, the conformance reference.
 
-For every capture in ../shared/captures-public and captures/, runs the command given in
+For every capture in ../shared/captures-public and captures/ (and captures/tls/, decrypted
+with the key log saved beside each capture: `-o tls.keylog_file:F`), runs the command given in
 shared/captures-public/PROVENANCE.md:
 
     tshark -r FILE [-d tcp.port==PORT,mqtt] -Y 'mqtt && !tcp.analysis.retransmission' \
@@ -36,10 +37,15 @@ def endpoint(ip, port):
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def tshark_counts(path, ports):
+def tshark_counts(path, ports, keylog=None, tls_ports=()):
     cmd = ["tshark", "-r", path]
     for p in ports:
         cmd += ["-d", f"tcp.port=={p},mqtt"]
+    if keylog:
+        cmd += ["-o", f"tls.keylog_file:{keylog}"]
+    for p in tls_ports:
+        if p != 8883:  # tshark reads MQTT inside TLS on 8883 by itself
+            cmd += ["-d", f"tls.port=={p},mqtt"]
     cmd += ["-Y", "mqtt && !tcp.analysis.retransmission", "-T", "fields",
             "-e", "tcp.stream", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
             "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-e", "mqtt.msgtype",
@@ -76,13 +82,31 @@ def captures():
         yield expected["capture"], path, ports
 
 
+def tls_captures():
+    """The TLS lab captures, decrypted by tshark with the key log saved beside each."""
+    tls = os.path.join(CAPTURES, "tls")
+    for name in sorted(os.listdir(tls)):
+        if name.endswith(".expected.json"):
+            expected = json.load(open(os.path.join(tls, name)))
+            keylog = expected["capture"].replace(".pcap", ".keys")
+            yield (f"tls/{expected['capture']}", os.path.join(tls, expected["capture"]),
+                   f"tls/{keylog}", expected.get("tls_ports", []))
+
+
 def main():
     for name, path, ports in captures():
-        result = {"capture": name, "ports": ports, "streams": tshark_counts(path, ports)}
-        with open(os.path.join(OUT, name + ".json"), "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
-            f.write("\n")
-        print(f"{name}: {len(result['streams'])} streams", file=sys.stderr)
+        write(name, {"capture": name, "ports": ports, "streams": tshark_counts(path, ports)})
+    for name, path, keylog, tls_ports in tls_captures():
+        streams = tshark_counts(path, [], os.path.join(CAPTURES, keylog), tls_ports)
+        write(name, {"capture": name, "ports": [], "keylog": keylog, "streams": streams})
+
+
+def write(name, result):
+    """tests/conformance/<name>.json, with the directory's slash made a dash."""
+    with open(os.path.join(OUT, name.replace("/", "-") + ".json"), "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"{name}: {len(result['streams'])} streams", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,45 @@ pub struct TlsFacts {
     pub not_tls: bool,
     /// Handshake messages passed over for being longer than the cap.
     pub oversized_handshakes: u64,
+    /// How decryption went, when a key log was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionFacts>,
+}
+
+/// Whether a connection could be decrypted with the key log given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecryptStatus {
+    /// Not decided yet (no ServerHello seen).
+    #[default]
+    Pending,
+    /// The records were decrypted.
+    Decrypted,
+    /// The key log has no secrets for this session (its client random).
+    NoKeys,
+    /// The capture starts after the handshake: the session cannot be identified, so it is
+    /// not decrypted (never guessed).
+    MidSession,
+    /// The cipher suite is not one dropscope decrypts.
+    Unsupported,
+    /// Records failed their authentication: the keys are wrong or stale. The rest of the
+    /// connection is read without keys.
+    Failed,
+}
+
+/// How decryption went on one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DecryptionFacts {
+    /// The outcome.
+    pub status: DecryptStatus,
+    /// Records decrypted per side.
+    pub records: PerSide<u64>,
+    /// Records that failed their authentication tag (wrong or stale keys).
+    pub bad_tag: u64,
+    /// Records too short or badly padded to be opened.
+    pub malformed: u64,
+    /// Records cut by capture holes, not decryptable.
+    pub lost: PerSide<u64>,
 }
 
 /// A TLS happening with where and who; the shape of [`crate::tcp::TcpEvent`].
@@ -201,11 +240,29 @@ pub struct InferredPacket {
 
 /// What the TLS transport reports, in stream order except that a small write is reported
 /// when the next event decides it (at most until the next event of the connection).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum TlsOutput {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsOutput<'a> {
     /// An MQTT packet inferred from record sizes.
     Inferred(InferredPacket),
     /// A TLS fact as it happened.
     Event(TlsEvent),
+    /// Decrypted application data.
+    Plain {
+        /// The sender.
+        side: Side,
+        /// The plaintext.
+        bytes: &'a [u8],
+        /// The frame of the record's last byte.
+        at: FrameRef,
+    },
+    /// Application data of a record that could not be decrypted (cut by a capture hole, or
+    /// failing its tag): the plaintext stream has a hole of about this many bytes.
+    Gap {
+        /// The sender.
+        side: Side,
+        /// The record's length.
+        len: u64,
+        /// The frame of the record's last byte.
+        at: FrameRef,
+    },
 }

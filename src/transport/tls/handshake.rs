@@ -36,6 +36,8 @@ pub struct CertFacts {
 pub enum Message {
     /// ClientHello.
     ClientHello {
+        /// The client random: the key a key log files a session's secrets under.
+        random: [u8; 32],
         /// Server name (SNI).
         sni: Option<String>,
         /// ALPN protocols offered.
@@ -51,6 +53,8 @@ pub enum Message {
     },
     /// ServerHello (or HelloRetryRequest, `retry`).
     ServerHello {
+        /// The server random (TLS 1.2 key expansion).
+        random: [u8; 32],
         /// The negotiated version (supported_versions for 1.3, else the legacy field).
         version: u16,
         /// The chosen suite.
@@ -70,8 +74,12 @@ pub enum Message {
     Certificate(Option<CertFacts>),
     /// ServerHelloDone.
     ServerDone,
-    /// NewSessionTicket (plaintext, TLS 1.2).
+    /// NewSessionTicket (plaintext in TLS 1.2, decrypted in 1.3).
     NewSessionTicket,
+    /// Finished: read only once decrypted.
+    Finished,
+    /// TLS 1.3 KeyUpdate (decrypted): the sender's next records use its next secret.
+    KeyUpdate,
     /// Any other message type.
     Other(u8),
 }
@@ -158,6 +166,7 @@ pub fn read(msg: &[u8]) -> Message {
                 .map(|(_, v)| v)
                 .unwrap_or_default();
             let mut out = Message::ClientHello {
+                random: random32(ch.random),
                 sni: None,
                 alpn: Vec::new(),
                 versions: Vec::new(),
@@ -209,6 +218,7 @@ pub fn read(msg: &[u8]) -> Message {
                 }
             }
             Message::ServerHello {
+                random: random32(sh.random),
                 version,
                 suite: sh.cipher.0,
                 session_id: sh.session_id.unwrap_or_default().to_vec(),
@@ -223,8 +233,19 @@ pub fn read(msg: &[u8]) -> Message {
         }
         TlsMessageHandshake::ServerDone(_) => Message::ServerDone,
         TlsMessageHandshake::NewSessionTicket(_) => Message::NewSessionTicket,
+        TlsMessageHandshake::Finished(_) => Message::Finished,
+        TlsMessageHandshake::KeyUpdate(_) => Message::KeyUpdate,
         _ => Message::Other(msg[0]),
     }
+}
+
+/// A hello's random as an array (tls-parser checks it is 32 bytes).
+fn random32(r: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    if let Some(r) = r.get(..32) {
+        out.copy_from_slice(r);
+    }
+    out
 }
 
 fn cert(der: &[u8]) -> Option<CertFacts> {

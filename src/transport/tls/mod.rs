@@ -20,6 +20,7 @@
 //!   69 with SHA-384), and only client records after it are application data.
 
 pub mod decrypt;
+mod decrypting;
 mod facts;
 mod handshake;
 mod infer;
@@ -31,8 +32,8 @@ mod tests;
 mod writes;
 
 pub use facts::{
-    AlertFact, CloseNotifyFact, InferredPacket, PerSide, TlsEvent, TlsEventKind, TlsFacts,
-    TlsOutput,
+    AlertFact, CloseNotifyFact, DecryptStatus, DecryptionFacts, InferredPacket, PerSide, TlsEvent,
+    TlsEventKind, TlsFacts, TlsOutput,
 };
 pub use handshake::CertFacts;
 pub use sizes::{PlainLen, plaintext_len};
@@ -41,9 +42,11 @@ pub use writes::infer_keepalive;
 #[cfg(test)]
 use crate::evidence::FrameRef;
 use crate::tcp::{Side, StreamEvent, TcpEventKind};
+use decrypt::KeyLog;
 use handshake::HandshakeReader;
 use record::RecordReader;
 use state::Conn;
+use std::cell::Cell;
 use tls_parser::parse_tls_record_header;
 
 /// One TCP connection read as TLS, both directions.
@@ -62,19 +65,29 @@ impl TlsTransport {
         }
     }
 
-    /// Takes the TCP stage's next event (data, gap, FIN/RST) for this connection.
-    pub fn on_event(&mut self, ev: &StreamEvent<'_>, out: &mut impl FnMut(TlsOutput)) {
+    /// Takes the TCP stage's next event (data, gap, FIN/RST) for this connection; `keys`
+    /// is the key log (empty when none was given).
+    pub fn on_event(
+        &mut self,
+        ev: &StreamEvent<'_>,
+        keys: &KeyLog,
+        out: &mut impl FnMut(TlsOutput),
+    ) {
         if self.conn.dead {
             return;
         }
         let conn = &mut self.conn;
         match *ev {
             StreamEvent::Data { side, bytes, at } => {
-                self.readers[side.idx()].data(bytes, at, &mut |p| conn.piece(side, p, out));
+                let keep = Cell::new(conn.decrypting());
+                self.readers[side.idx()].data(bytes, at, &keep, &mut |p| {
+                    conn.piece(side, p, keys, out);
+                    keep.set(conn.decrypting());
+                });
             }
             StreamEvent::Gap { side, len, at } => {
                 conn.facts.gaps += 1;
-                self.readers[side.idx()].gap(len, at, &mut |p| conn.piece(side, p, out));
+                self.readers[side.idx()].gap(len, at, &mut |p| conn.piece(side, p, keys, out));
             }
             StreamEvent::Tcp(t) if matches!(t.kind, TcpEventKind::Fin | TcpEventKind::Rst) => {
                 conn.close(t.side, t.at, out);

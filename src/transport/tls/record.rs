@@ -1,12 +1,13 @@
 //! One direction of a connection as a sequence of TLS records.
 //!
 //! Bytes arrive in stream order, split anywhere. Only a record header split across
-//! segments, and the body of a small non-application record (change_cipher_spec, alert,
+//! segments, and the body of a non-application record (change_cipher_spec, alert,
 //! handshake) that does not sit whole in one segment, are copied; application-data bodies
-//! are counted, never copied. A gap inside a record whose length is known keeps sync (the
+//! are counted, never copied, unless the connection is being decrypted. A gap inside a record whose length is known keeps sync (the
 //! record is reported as cut); a gap elsewhere drops sync until a plausible record header.
 
 use crate::evidence::FrameRef;
+use std::cell::Cell;
 use tls_parser::{TlsRecordHeader, parse_tls_record_header};
 
 /// The largest record length accepted: 2^14 plaintext plus the 2048 bytes of expansion
@@ -98,8 +99,16 @@ impl RecordReader {
         self.hdr_have + self.body.len()
     }
 
-    /// Takes in-order bytes and reports every record they complete.
-    pub fn data(&mut self, mut bytes: &[u8], at: FrameRef, out: &mut impl FnMut(Piece<'_>)) {
+    /// Takes in-order bytes and reports every record they complete. Application-data
+    /// bodies are kept too while `keep_app` is set (the connection is being decrypted); it
+    /// is read at every record header, so a callback may set it for the next record.
+    pub fn data(
+        &mut self,
+        mut bytes: &[u8],
+        at: FrameRef,
+        keep_app: &Cell<bool>,
+        out: &mut impl FnMut(Piece<'_>),
+    ) {
         while !bytes.is_empty() {
             if !self.synced {
                 let Some(i) = (0..bytes.len()).find(|&i| self.resync_at(&bytes[i..])) else {
@@ -145,7 +154,7 @@ impl RecordReader {
                 out(Piece::NotTls(at));
                 continue;
             };
-            let keep = hdr.ty != 23 && hdr.ty != 24;
+            let keep = hdr.ty != 24 && (hdr.ty != 23 || keep_app.get());
             if hdr.len == 0 {
                 out(Piece::Record {
                     hdr,

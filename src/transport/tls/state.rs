@@ -1,7 +1,11 @@
 //! The connection's TLS state without keys: what each record means given the handshake so
 //! far (see the module documentation of `tls` for the rules), and the facts it leaves.
 
-use super::facts::{self, AlertFact, CloseNotifyFact, TlsEvent, TlsEventKind, TlsFacts, TlsOutput};
+use super::decrypt::KeyLog;
+use super::decrypting::{Decrypting, Hello, Opened};
+use super::facts::{
+    self, AlertFact, CloseNotifyFact, DecryptStatus, TlsEvent, TlsEventKind, TlsFacts, TlsOutput,
+};
 use super::handshake::{HandshakeReader, Message};
 use super::infer::{Inferer, Note};
 use super::record::{Header, Piece};
@@ -31,6 +35,23 @@ pub(super) struct Conn {
     pub(super) client_flight: u8,
     /// TLS 1.2: an encrypted alert after the handshake, the side's last record so far.
     pub(super) enc_alert: [Option<FrameRef>; 2],
+    /// The ClientHello's random, which names the session in a key log.
+    client_random: Option<[u8; 32]>,
+    /// Decryption, when the key log holds this session.
+    decrypting: Option<Box<Decrypting>>,
+    /// What the ServerHello chose, while the session's keys are wanted.
+    hello: Option<Hello>,
+    /// Key log entries when the session's keys were last looked for.
+    keys_looked_at: usize,
+}
+
+/// One record as the reader gave it.
+#[derive(Clone, Copy)]
+struct Rec<'a> {
+    hdr: Header,
+    body: Option<&'a [u8]>,
+    cut: bool,
+    at: FrameRef,
 }
 
 fn event(out: &mut impl FnMut(TlsOutput), at: FrameRef, side: Side, kind: TlsEventKind) {
@@ -64,10 +85,25 @@ impl Conn {
             finished: [false; 2],
             client_flight: 0,
             enc_alert: [None; 2],
+            client_random: None,
+            decrypting: None,
+            hello: None,
+            keys_looked_at: 0,
         }
     }
 
-    pub(super) fn piece(&mut self, side: Side, p: Piece<'_>, out: &mut impl FnMut(TlsOutput)) {
+    /// Whether application record bodies are needed (the connection is being decrypted).
+    pub(super) fn decrypting(&self) -> bool {
+        self.decrypting.is_some()
+    }
+
+    pub(super) fn piece(
+        &mut self,
+        side: Side,
+        p: Piece<'_>,
+        keys: &KeyLog,
+        out: &mut impl FnMut(TlsOutput),
+    ) {
         if self.dead {
             return;
         }
@@ -79,22 +115,28 @@ impl Conn {
                 self.dead = !self.any_record && self.start_seen;
             }
             Piece::Resynced(at) => {
+                if let Some(d) = &mut self.decrypting {
+                    d.hole(side);
+                }
                 self.facts.resyncs += 1;
                 event(out, at, side, TlsEventKind::Resynced);
             }
-            Piece::Record { hdr, body, cut, at } => self.record(side, hdr, body, cut, at, out),
+            Piece::Record { hdr, body, cut, at } => {
+                let r = Rec { hdr, body, cut, at };
+                if self.decrypting.is_none() && keys.len() != self.keys_looked_at {
+                    self.try_decrypt(keys, true);
+                }
+                if self.decrypting.as_ref().is_some_and(|d| d.opens(side, hdr)) {
+                    self.decrypted(side, r, keys, out);
+                } else {
+                    self.record(side, r, keys, out);
+                }
+            }
         }
     }
 
-    fn record(
-        &mut self,
-        side: Side,
-        hdr: Header,
-        body: Option<&[u8]>,
-        cut: bool,
-        at: FrameRef,
-        out: &mut impl FnMut(TlsOutput),
-    ) {
+    fn record(&mut self, side: Side, r: Rec<'_>, keys: &KeyLog, out: &mut impl FnMut(TlsOutput)) {
+        let Rec { hdr, body, cut, at } = r;
         if !self.any_record && self.start_seen && (side != Side::Client || hdr.ty != 22) {
             self.facts.not_tls = true;
             self.dead = true;
@@ -109,6 +151,9 @@ impl Conn {
         match hdr.ty {
             20 => {
                 event(out, at, side, TlsEventKind::ChangeCipherSpec);
+                if let Some(d) = &mut self.decrypting {
+                    d.change_cipher_spec(side);
+                }
                 if !self.tls13 {
                     // The server changing cipher first is the abbreviated (resumed) handshake.
                     if side == Side::Server && !self.ccs[Side::Client.idx()] {
@@ -133,11 +178,108 @@ impl Conn {
                 self.hs[side.idx()].record(body, &mut |m| msgs.push(m));
                 self.facts.oversized_handshakes = self.hs[0].oversized + self.hs[1].oversized;
                 for m in msgs {
-                    self.message(side, m, at, out);
+                    self.message(side, m, at, keys, out);
                 }
             }
-            23 => self.application(side, hdr, at, out),
+            23 => {
+                if !keys.is_empty() && self.facts.decryption.is_none() {
+                    // Application data with no ServerHello before it: the capture starts
+                    // after the handshake, and the session is unknown.
+                    self.facts.decryption = Some(facts::DecryptionFacts {
+                        status: DecryptStatus::MidSession,
+                        ..Default::default()
+                    });
+                }
+                self.application(side, hdr, at, out)
+            }
             _ => {}
+        }
+    }
+
+    /// Looks for the session's keys once the ServerHello is known (again on later records
+    /// when the key log has grown: a live log written during the capture).
+    fn try_decrypt(&mut self, keys: &KeyLog, late: bool) {
+        self.keys_looked_at = keys.len();
+        let Some(hello) = self.hello.filter(|_| !keys.is_empty()) else {
+            return;
+        };
+        let f = self.facts.decryption.get_or_insert_default();
+        match Decrypting::start(keys, self.client_random, hello, self.ccs, late) {
+            Ok(d) => {
+                f.status = DecryptStatus::Decrypted;
+                self.decrypting = Some(Box::new(d));
+                self.hello = None;
+            }
+            Err(status) => f.status = status,
+        }
+    }
+
+    /// An encrypted record of a connection being decrypted: what it holds, read as if it
+    /// had been plaintext. If the keys turn out wrong, it and the rest go to inference.
+    fn decrypted(
+        &mut self,
+        side: Side,
+        r: Rec<'_>,
+        keys: &KeyLog,
+        out: &mut impl FnMut(TlsOutput),
+    ) {
+        let Some(d) = self.decrypting.as_mut() else {
+            return;
+        };
+        *self.facts.records.get_mut(side) += 1;
+        self.any_record = true;
+        let f = self.facts.decryption.get_or_insert_default();
+        let ty = match d.open(side, r.hdr, r.body.filter(|_| !r.cut), f) {
+            Opened::Record(ty) => ty,
+            Opened::Lost => {
+                if r.hdr.ty == 23 {
+                    let len = r.hdr.len as u64;
+                    out(TlsOutput::Gap {
+                        side,
+                        len,
+                        at: r.at,
+                    });
+                }
+                return;
+            }
+            Opened::GaveUp => {
+                self.decrypting = None;
+                *self.facts.records.get_mut(side) -= 1;
+                return self.record(side, r, keys, out);
+            }
+        };
+        let plain = std::mem::take(&mut d.plain);
+        let at = r.at;
+        match ty {
+            21 => self.alert(side, Some(&plain), at, out),
+            22 => {
+                let mut msgs: Vec<Message> = Vec::new();
+                self.hs[side.idx()].record(&plain, &mut |m| msgs.push(m));
+                for m in msgs {
+                    self.message(side, m, at, keys, out);
+                }
+            }
+            23 if !plain.is_empty() => out(TlsOutput::Plain {
+                side,
+                bytes: &plain,
+                at,
+            }),
+            _ => {}
+        }
+        if let Some(d) = self.decrypting.as_mut() {
+            d.plain = plain;
+        }
+    }
+
+    /// A decrypted Finished: the side's handshake is over (TLS 1.3: its next records are
+    /// under application keys); the client's, or both in TLS 1.2, complete the handshake.
+    fn finished_read(&mut self, side: Side, at: FrameRef, out: &mut impl FnMut(TlsOutput)) {
+        self.finished[side.idx()] = true;
+        if let Some(d) = &mut self.decrypting {
+            d.finished(side);
+        }
+        if self.finished == [true; 2] || (self.tls13 && side == Side::Client) {
+            self.complete(side, at, out);
         }
     }
 
@@ -229,10 +371,18 @@ impl Conn {
         }
     }
 
-    fn message(&mut self, side: Side, m: Message, at: FrameRef, out: &mut impl FnMut(TlsOutput)) {
+    fn message(
+        &mut self,
+        side: Side,
+        m: Message,
+        at: FrameRef,
+        keys: &KeyLog,
+        out: &mut impl FnMut(TlsOutput),
+    ) {
         let f = &mut self.facts;
         match m {
             Message::ClientHello {
+                random,
                 sni,
                 alpn,
                 session_id,
@@ -242,6 +392,7 @@ impl Conn {
                 f.sni = sni;
                 f.alpn_offered = alpn;
                 f.client_hello = Some(at);
+                self.client_random = Some(random);
                 self.client_session_id = session_id;
                 self.etm = etm;
                 event(out, at, side, TlsEventKind::ClientHello);
@@ -251,6 +402,7 @@ impl Conn {
                 event(out, at, side, TlsEventKind::HelloRetryRequest);
             }
             Message::ServerHello {
+                random,
                 version,
                 suite,
                 session_id,
@@ -277,6 +429,13 @@ impl Conn {
                 f.server_hello = Some(at);
                 f.handshake_rtt = f.client_hello.map(|c| at.ts - c.ts);
                 let resumed = f.resumed;
+                self.hello = Some(Hello {
+                    server_random: random,
+                    version,
+                    suite,
+                    etm: self.etm,
+                });
+                self.try_decrypt(keys, false);
                 event(
                     out,
                     at,
@@ -298,6 +457,12 @@ impl Conn {
             Message::NewSessionTicket => {
                 f.tickets += 1;
                 event(out, at, side, TlsEventKind::SessionTicket);
+            }
+            Message::Finished => self.finished_read(side, at, out),
+            Message::KeyUpdate => {
+                if let Some(d) = &mut self.decrypting {
+                    d.key_update(side);
+                }
             }
             _ => {}
         }

@@ -9,6 +9,15 @@ use crate::time::{Span, Timestamp};
 
 const CERT: &[u8] = include_bytes!("testdata/server-cert.der");
 
+/// The outputs a keyless run gives (no decrypted bytes), owned.
+fn owned(o: TlsOutput<'_>) -> Option<TlsOutput<'static>> {
+    match o {
+        TlsOutput::Inferred(p) => Some(TlsOutput::Inferred(p)),
+        TlsOutput::Event(e) => Some(TlsOutput::Event(e)),
+        TlsOutput::Plain { .. } | TlsOutput::Gap { .. } => None,
+    }
+}
+
 fn u16b(v: usize) -> [u8; 2] {
     (v as u16).to_be_bytes()
 }
@@ -103,12 +112,18 @@ use Step::{D, Fin, Gap};
 
 /// Runs the steps (frame n at n × 10 ms unless `times` says otherwise), each data step
 /// split into pieces at `cuts` (all in the same frame), and returns what came out.
-fn run_with(steps: &[Step], start: bool, cut: Option<usize>) -> (Vec<TlsOutput>, TlsFacts) {
+fn run_with(
+    steps: &[Step],
+    start: bool,
+    cut: Option<usize>,
+) -> (Vec<TlsOutput<'static>>, TlsFacts) {
     let mut t = TlsTransport::new(start);
     let mut got = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         let a = at(i as u64 + 1, 10 * i as i64);
-        let mut push = |ev: StreamEvent<'_>| t.on_event(&ev, &mut |o| got.push(o));
+        let mut push = |ev: StreamEvent<'_>| {
+            t.on_event(&ev, &KeyLog::default(), &mut |o| got.extend(owned(o)))
+        };
         match s {
             D(side, b) => match cut {
                 Some(c) if c < b.len() => {
@@ -141,12 +156,12 @@ fn run_with(steps: &[Step], start: bool, cut: Option<usize>) -> (Vec<TlsOutput>,
             }),
         }
     }
-    t.finish(&mut |o| got.push(o));
+    t.finish(&mut |o| got.extend(owned(o)));
     assert!(t.buffered() < 200_000);
     (got, t.facts().clone())
 }
 
-fn run(steps: &[Step]) -> (Vec<TlsOutput>, TlsFacts) {
+fn run(steps: &[Step]) -> (Vec<TlsOutput<'static>>, TlsFacts) {
     run_with(steps, true, None)
 }
 
@@ -154,7 +169,7 @@ fn inferred(out: &[TlsOutput]) -> Vec<(u64, Side, PacketKind)> {
     out.iter()
         .filter_map(|o| match o {
             TlsOutput::Inferred(p) => Some((p.at.frame, p.side, p.kind)),
-            TlsOutput::Event(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -163,7 +178,7 @@ fn events(out: &[TlsOutput]) -> Vec<(u64, Side, TlsEventKind)> {
     out.iter()
         .filter_map(|o| match o {
             TlsOutput::Event(e) => Some((e.at.frame, e.side, e.kind)),
-            TlsOutput::Inferred(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -287,7 +302,7 @@ fn one_byte_segments_give_the_same_outputs() {
                         bytes: byte,
                         at: a,
                     };
-                    t.on_event(&ev, &mut |o| got.push(o));
+                    t.on_event(&ev, &KeyLog::default(), &mut |o| got.extend(owned(o)));
                 }
             }
             Fin(side) => {
@@ -296,12 +311,12 @@ fn one_byte_segments_give_the_same_outputs() {
                     side: *side,
                     kind: TcpEventKind::Fin,
                 });
-                t.on_event(&ev, &mut |o| got.push(o));
+                t.on_event(&ev, &KeyLog::default(), &mut |o| got.extend(owned(o)));
             }
             Gap(..) => unreachable!(),
         }
     }
-    t.finish(&mut |o| got.push(o));
+    t.finish(&mut |o| got.extend(owned(o)));
     assert_eq!((got, t.facts().clone()), whole);
 }
 
@@ -658,7 +673,7 @@ fn a_packet_split_over_records_in_one_frame_is_one_write() {
     let (out, _) = run(&steps);
     let last = out.iter().rev().find_map(|o| match o {
         TlsOutput::Inferred(p) => Some(*p),
-        TlsOutput::Event(_) => None,
+        _ => None,
     });
     let p = last.unwrap();
     assert_eq!(

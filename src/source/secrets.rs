@@ -1,0 +1,152 @@
+//! TLS key logs kept inside pcapng files as Decryption Secrets Blocks (what `editcap
+//! --inject-secrets` and Wireshark write). libpcap skips these blocks, so they are read in a
+//! pre-pass with `pcap-parser`, which walks the blocks without copying packet data.
+
+use pcap_parser::pcapng::{Block, SecretsType};
+use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader, traits::PcapReaderIterator};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Buffer of the pre-pass reader: a block must fit in it. libpcap's own limit on a pcapng
+/// block is 16 MB; a block larger than this buffer ends the pre-pass (the packets are still
+/// read by libpcap, only later secrets would be missed).
+const BUFFER: usize = 4 << 20;
+
+/// Most secret bytes taken from one file: a key log line is about 180 bytes, so this is
+/// half a million sessions.
+const MAX_SECRET_BYTES: usize = 96 << 20;
+
+/// Hands `each` the TLS key log (NSS key log text) of every Decryption Secrets Block in a
+/// pcapng file, plain or gzip-compressed, in file order, without copying it; returns how
+/// many. A classic pcap file has none. Reading stops quietly at the first damaged block:
+/// the capture reader reports damage with its offset.
+pub fn pcapng_tls_key_logs(path: &Path, each: &mut impl FnMut(&[u8])) -> std::io::Result<usize> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let file = File::open(path)?;
+    if gz {
+        Ok(scan(flate2::read::MultiGzDecoder::new(file), each))
+    } else {
+        Ok(scan(file, each))
+    }
+}
+
+fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
+    let Ok(mut blocks) = PcapNGReader::new(BUFFER, reader) else {
+        return 0;
+    };
+    let (mut total, mut count) = (0usize, 0usize);
+    loop {
+        match blocks.next() {
+            Ok((used, block)) => {
+                if let PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) = block
+                    && dsb.secrets_type == SecretsType::TlsKeyLog
+                {
+                    let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+                    let data = dsb.data.get(..len).unwrap_or(dsb.data);
+                    total = total.saturating_add(data.len());
+                    if total > MAX_SECRET_BYTES {
+                        break;
+                    }
+                    each(data);
+                    count += 1;
+                }
+                blocks.consume(used);
+            }
+            Err(PcapError::Incomplete(_)) => {
+                if blocks.refill().is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian pcapng block of `kind` around `body` (padded to 32 bits).
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let pad = (4 - body.len() % 4) % 4;
+        let len = (12 + body.len() + pad) as u32;
+        let mut b = Vec::new();
+        b.extend(kind.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(body);
+        b.extend(std::iter::repeat_n(0, pad));
+        b.extend(len.to_le_bytes());
+        b
+    }
+
+    fn shb() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(0x1A2B_3C4Du32.to_le_bytes());
+        body.extend(1u16.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        body.extend((-1i64).to_le_bytes());
+        block(0x0A0D_0D0A, &body)
+    }
+
+    fn dsb(kind: u32, text: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(kind.to_le_bytes());
+        body.extend((text.len() as u32).to_le_bytes());
+        body.extend(text);
+        let pad = (4 - text.len() % 4) % 4;
+        body.extend(std::iter::repeat_n(0, pad));
+        block(0x0000_000A, &body)
+    }
+
+    fn idb() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(1u16.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        body.extend(65535u32.to_le_bytes());
+        block(1, &body)
+    }
+
+    fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("dropscope-dsb-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn tls_key_logs_are_read_in_order_and_other_secrets_skipped() {
+        let mut f = shb();
+        f.extend(idb());
+        f.extend(dsb(0x544c_534b, b"CLIENT_RANDOM aa bb\n"));
+        f.extend(dsb(0x5747_4b4c, b"wireguard"));
+        f.extend(block(6, &[0; 32]));
+        f.extend(dsb(0x544c_534b, b"SERVER_TRAFFIC_SECRET_0 cc dd\n"));
+        let p = write("order", &f);
+        let mut logs = Vec::new();
+        pcapng_tls_key_logs(&p, &mut |b| logs.push(b.to_vec())).unwrap();
+        std::fs::remove_file(&p).ok();
+        assert_eq!(
+            logs,
+            vec![
+                b"CLIENT_RANDOM aa bb\n".to_vec(),
+                b"SERVER_TRAFFIC_SECRET_0 cc dd\n".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_damaged_tail_keeps_what_came_before_and_classic_pcap_has_none() {
+        let mut f = shb();
+        f.extend(dsb(0x544c_534b, b"CLIENT_RANDOM 01 02\n"));
+        f.extend([0xff; 7]);
+        let p = write("damaged", &f);
+        assert_eq!(pcapng_tls_key_logs(&p, &mut |_| ()).unwrap(), 1);
+        std::fs::remove_file(&p).ok();
+        let classic = write("classic", &[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
+        assert_eq!(pcapng_tls_key_logs(&classic, &mut |_| ()).unwrap(), 0);
+        std::fs::remove_file(&classic).ok();
+    }
+}
