@@ -959,3 +959,94 @@ proptest! {
         feed_arbitrary(&mut t, &steps);
     }
 }
+
+/// Decodes hex (test data).
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// A real capture (made and turned into test data by `testdata/make.sh`: paho-mqtt and the
+/// Python websockets client, one with permessage-deflate, through a websockets server to
+/// mosquitto): the MQTT bytes of every frame equal tshark's unmasked, inflated payloads, and
+/// the Close codes match.
+#[test]
+fn real_capture_matches_tshark() {
+    let steps = include_str!("testdata/mqtt-ws.steps");
+    let expected = include_str!("testdata/mqtt-ws.expected");
+    let mut conns: Vec<(WsTransport, Got, Vec<(u64, Side, Vec<u8>)>)> = Vec::new();
+    for line in steps.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let conn: usize = f[0].parse().expect("conn");
+        let side = if f[1] == "c" { C } else { S };
+        let a = at(f[2].parse().expect("frame"));
+        if conn == conns.len() {
+            conns.push((WsTransport::new(), Got::default(), Vec::new()));
+        }
+        let (t, got, per_frame) = &mut conns[conn];
+        let mut out = |o: WsOutput<'_>| {
+            if let WsOutput::Mqtt { side, bytes, at } = &o {
+                match per_frame.last_mut() {
+                    Some((fr, s, b)) if *fr == at.frame && s == side => b.extend_from_slice(bytes),
+                    _ => per_frame.push((at.frame, *side, bytes.to_vec())),
+                }
+            }
+            got.take(o);
+        };
+        match f[3] {
+            "fin" => t.closed(side, a, &mut out),
+            hex => t.data(side, &unhex(hex), a, &mut out),
+        }
+    }
+    let mut want: Vec<Vec<(u64, Side, Vec<u8>)>> = vec![Vec::new(); conns.len()];
+    let mut codes = Vec::new();
+    for line in expected.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let conn: usize = f[0].parse().expect("conn");
+        let side = if f[1] == "c" { C } else { S };
+        let frame: u64 = f[2].parse().expect("frame");
+        match f[3] {
+            "close" => codes.push((conn, side, f[4].parse::<u16>().expect("code"))),
+            hex => want[conn].push((frame, side, unhex(hex))),
+        }
+    }
+    assert_eq!(want.iter().map(Vec::len).sum::<usize>(), 23);
+    for (n, (t, _, per_frame)) in conns.iter().enumerate() {
+        assert_eq!(per_frame, &want[n], "connection {n}");
+        assert_eq!(t.facts().errors, PerSide::default(), "connection {n}");
+        assert_eq!(t.facts().subprotocol.as_deref(), Some("mqtt"));
+    }
+    let (paho, deflate) = (conns[0].0.facts(), conns[1].0.facts());
+    assert_eq!(paho.deflate, None);
+    assert_eq!(
+        paho.closed_without_close_frame,
+        PerSide {
+            client: true,
+            server: true
+        }
+    );
+    let d = deflate.deflate.expect("deflate");
+    assert_eq!(
+        (d.client_max_window_bits, d.server_max_window_bits),
+        (Some(12), Some(12))
+    );
+    let got_codes: Vec<_> = [C, S]
+        .into_iter()
+        .filter_map(|s| {
+            deflate
+                .closes
+                .get(s)
+                .as_ref()
+                .map(|c| (1, s, c.code.unwrap_or(0)))
+        })
+        .collect();
+    codes.sort_by_key(|c| c.1.idx());
+    assert_eq!(got_codes, codes);
+    assert_eq!(
+        deflate.closes.server.as_ref().map(|c| c.reason.as_str()),
+        Some("broker closed")
+    );
+    assert_eq!((deflate.pings.client, deflate.pongs.server), (1, 1));
+    assert_eq!(deflate.closed_without_close_frame, PerSide::default());
+}
