@@ -960,6 +960,9 @@ proptest! {
     }
 }
 
+/// MQTT bytes per frame and side, in order.
+type PerFrame = Vec<(u64, Side, Vec<u8>)>;
+
 /// Decodes hex (test data).
 fn unhex(h: &str) -> Vec<u8> {
     (0..h.len() / 2)
@@ -975,7 +978,7 @@ fn unhex(h: &str) -> Vec<u8> {
 fn real_capture_matches_tshark() {
     let steps = include_str!("testdata/mqtt-ws.steps");
     let expected = include_str!("testdata/mqtt-ws.expected");
-    let mut conns: Vec<(WsTransport, Got, Vec<(u64, Side, Vec<u8>)>)> = Vec::new();
+    let mut conns: Vec<(WsTransport, Got, PerFrame)> = Vec::new();
     for line in steps.lines() {
         let f: Vec<&str> = line.split(' ').collect();
         let conn: usize = f[0].parse().expect("conn");
@@ -999,7 +1002,7 @@ fn real_capture_matches_tshark() {
             hex => t.data(side, &unhex(hex), a, &mut out),
         }
     }
-    let mut want: Vec<Vec<(u64, Side, Vec<u8>)>> = vec![Vec::new(); conns.len()];
+    let mut want: Vec<PerFrame> = vec![Vec::new(); conns.len()];
     let mut codes = Vec::new();
     for line in expected.lines() {
         let f: Vec<&str> = line.split(' ').collect();
