@@ -4,12 +4,13 @@
 # pipeline: every capture file whole; decode: every frame of the captures, prefixed with the
 # selector byte of its link type (Ethernet); mqtt: each capture's TCP payloads on port 1883
 # concatenated per direction, prefixed with each version selector; tls: each port-8883
-# connection of captures/tls/ as steps (data, FIN, RST) in capture order. reassembly needs no seeds.
+# connection of captures/tls/ as steps (data, FIN, RST) in capture order; ws: each connection
+# of src/transport/ws/testdata/mqtt-ws.steps (MQTT over WebSocket) as steps. reassembly needs no seeds.
 set -eu
 cd "$(dirname "$0")"
 root=..
 out=corpus
-mkdir -p "$out/pipeline" "$out/decode" "$out/mqtt" "$out/reassembly" "$out/tls"
+mkdir -p "$out/pipeline" "$out/decode" "$out/mqtt" "$out/reassembly" "$out/tls" "$out/ws"
 for f in "$root"/captures/*.pcap "$root"/captures/*.pcapng "$root"/captures/format-rotated/*.pcap \
          /work/shared/captures-public/*.pcap "$root"/tests/corrupt/*.pcap*; do
   [ -f "$f" ] || continue
@@ -77,5 +78,23 @@ for path in sorted(glob.glob(f"{root}/captures/tls/*.pcap")):
     for port, steps in list(conns.items())[:3]:
         open(f"{out}/tls/{name}-{port}", "wb").write(bytes(steps[:65536]))
 PY
+python3 - "$root" "$out" <<'PY'
+import sys
+root, out = sys.argv[1], sys.argv[2]
+conns = {}
+for line in open(f"{root}/src/transport/ws/testdata/mqtt-ws.steps"):
+    conn, side, _frame, what = line.split()
+    side = 0 if side == "c" else 1
+    steps = conns.setdefault(conn, bytearray([0]))
+    if what == "fin":
+        steps += bytes([side | 4, 0])
+        continue
+    data = bytes.fromhex(what)
+    for i in range(0, len(data), 255):
+        chunk = data[i : i + 255]
+        steps += bytes([side, len(chunk)]) + chunk
+for conn, steps in conns.items():
+    open(f"{out}/ws/mqtt-ws-{conn}", "wb").write(bytes(steps))
+PY
 printf '\0\0\0\0\0\0\20\0\40\0\20\1\20\0\20\0' > "$out/reassembly/split"
-echo "seeded: $(for t in pipeline decode mqtt reassembly tls; do printf '%s %s  ' "$t" "$(ls "$out/$t" | wc -l)"; done)"
+echo "seeded: $(for t in pipeline decode mqtt reassembly tls ws; do printf '%s %s  ' "$t" "$(ls "$out/$t" | wc -l)"; done)"

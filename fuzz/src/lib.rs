@@ -255,3 +255,106 @@ pub fn tls(data: &[u8]) {
     let _ = format!("{:?}", t.facts());
     let _ = dropscope::transport::tls::looks_like_client_hello(data);
 }
+
+/// The WebSocket reader: byte 0 bit 0 starts with a good upgrade (request and 101, so the
+/// rest is read as frames), bit 1 with permessage-deflate accepted in it; then steps as in
+/// [`tls`] (a 2-byte head: bit 0 side, bits 1-2 data / gap / close / close, bits 3-7
+/// milliseconds; a length; for data, that many bytes). Must never panic; every event must
+/// name a frame that was fed; the bytes held stay under the caps; without deflate, no side
+/// gets more MQTT bytes plus gap bytes out than it put bytes plus gap bytes in.
+pub fn ws(data: &[u8]) {
+    use dropscope::transport::ws::{MAX_EARLY, MAX_HEAD, WsOutput, WsTransport};
+    let Some((&flags, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut t = WsTransport::new();
+    let (mut put, mut got) = ([0u64; 2], [0u64; 2]);
+    let mut bad = None;
+    let mut frame = 0u64;
+    let mut check = |o: WsOutput<'_>, fed: u64| {
+        let f = match o {
+            WsOutput::Mqtt { side, bytes, at } => {
+                got[side.idx()] += bytes.len() as u64;
+                at.frame
+            }
+            WsOutput::Gap { side, len, at } => {
+                got[side.idx()] += len;
+                at.frame
+            }
+            WsOutput::Event(e) => e.at.frame,
+        };
+        if f == 0 || f > fed {
+            bad = Some(f);
+        }
+    };
+    if flags & 1 != 0 {
+        let ext = if flags & 2 != 0 {
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+        } else {
+            ""
+        };
+        let req = format!(
+            "GET /mqtt HTTP/1.1\r\nHost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Protocol: mqtt\r\n{ext}\r\n"
+        );
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Protocol: mqtt\r\n{ext}\r\n"
+        );
+        frame = 2;
+        let at = |frame| FrameRef {
+            frame,
+            ts: Timestamp(0),
+        };
+        t.data(Side::Client, req.as_bytes(), at(1), &mut |o| check(o, 1));
+        t.data(Side::Server, resp.as_bytes(), at(2), &mut |o| check(o, 2));
+    }
+    let mut ms = 0i64;
+    while let [head, len, tail @ ..] = rest {
+        frame += 1;
+        ms += i64::from(head >> 3);
+        let at = FrameRef {
+            frame,
+            ts: Timestamp(ms * 1_000_000),
+        };
+        let side = if head & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let len = usize::from(*len);
+        match head >> 1 & 3 {
+            0 => {
+                let n = len.min(tail.len());
+                let (bytes, after) = tail.split_at(n);
+                rest = after;
+                put[side.idx()] += n as u64;
+                t.data(side, bytes, at, &mut |o| check(o, frame));
+            }
+            1 => {
+                rest = tail;
+                let gap = len as u64 * 97;
+                put[side.idx()] += gap;
+                t.gap(side, gap, at, &mut |o| check(o, frame));
+            }
+            _ => {
+                rest = tail;
+                t.closed(side, at, &mut |o| check(o, frame));
+            }
+        }
+        assert!(
+            t.buffered() <= 2 * MAX_HEAD + MAX_EARLY + 2 * (14 + 125),
+            "bytes held: {}",
+            t.buffered()
+        );
+    }
+    assert_eq!(bad, None, "an output names a frame that was not fed");
+    if t.facts().deflate.is_none() {
+        assert!(
+            got[0] <= put[0] && got[1] <= put[1],
+            "out {got:?} > in {put:?}"
+        );
+    }
+    let _ = format!("{:?} {}", t.facts(), t.is_not_mqtt());
+    let _ = dropscope::transport::ws::looks_like_upgrade(data);
+}

@@ -54,6 +54,19 @@ fn tls_seeds() {
 }
 
 #[test]
+fn ws_seeds() {
+    each_input("ws", dropscope_fuzz::ws);
+    // Without seeds: an upgrade, then a masked binary frame split over two client steps, a
+    // server frame, a gap across a header, a close.
+    dropscope_fuzz::ws(&[
+        1, 0, 4, 0x82, 0x82, 1, 2, 0, 4, 3, 4, 0x11, 0x22, 1, 4, 0x82, 2, 0x20, 0, 2, 3, 4, 0,
+    ]);
+    // Plain HTTP, and garbage.
+    dropscope_fuzz::ws(b"\0\0\x1fGET / HTTP/1.1\r\nHost: a\r\n\r\nxx");
+    dropscope_fuzz::ws(&[0, 0, 3, 0xff, 0, 1]);
+}
+
+#[test]
 fn pipeline_seeds() {
     each_input("pipeline", dropscope_fuzz::pipeline);
 }

@@ -8,6 +8,7 @@
 
 mod plain;
 pub mod tls;
+pub mod ws;
 
 use crate::evidence::FrameRef;
 use crate::tcp::{Side, StreamEvent, TcpEvent};

@@ -1,0 +1,15 @@
+# paho-mqtt over WebSocket (no compression): connect, subscribe, publish QoS 0/1, a ping, disconnect.
+import time, paho.mqtt.client as mqtt
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dropscope-ws", transport="websockets")
+c.ws_set_options(path="/mqtt")
+c.connect("127.0.0.1", 19001, keepalive=2)
+c.loop_start()
+time.sleep(0.5)
+c.subscribe("t/ws", qos=1)
+time.sleep(0.3)
+c.publish("t/ws", b"hello over websocket", qos=1)
+c.publish("t/ws", b"x" * 300, qos=0)
+time.sleep(3.2)
+c.disconnect()
+time.sleep(0.3)
+c.loop_stop()
