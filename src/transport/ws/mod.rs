@@ -144,7 +144,7 @@ impl Early {
             _ if self.dropped.is_some() => self.drop_bytes(len, at),
             Some(m) => m.gap += len,
             None => self.marks.push(Mark {
-                end: 0,
+                end: self.bytes.len(),
                 at,
                 gap: len,
             }),

@@ -57,7 +57,9 @@ impl HeadBuf {
         self.buf.extend_from_slice(&bytes[..take]);
         if let Some(end) = head_end(&self.buf, had.saturating_sub(3)) {
             self.buf.truncate(end);
-            return Head::Done { used: end - had };
+            return Head::Done {
+                used: end.saturating_sub(had),
+            };
         }
         if self.buf.len() >= MAX_HEAD || (self.buf.len() <= EARLY_CHECK && !probe(&self.buf)) {
             return Head::Bad;
