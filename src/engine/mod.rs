@@ -243,8 +243,10 @@ impl Analyzer {
             return;
         }
         let tls = e.transport.tls_facts().cloned();
+        let ws = e.transport.ws_facts().cloned();
         let mut c = Connection::build(e.id, &e.flow, Some(e.session), kind);
         c.absorb_tls(tls);
+        c.ws = ws;
         if self.cfg.timeline != (0, 0) {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;

@@ -7,6 +7,7 @@ use crate::mqtt::{PacketKind, Version};
 use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
 use crate::time::{Span, Timestamp};
 use crate::transport::tls::{DecryptStatus, TlsFacts, infer_keepalive};
+use crate::transport::ws::{CloseFact, WsFacts};
 use crate::transport::{Basis, TransportKind};
 use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
@@ -158,6 +159,9 @@ pub struct Connection {
     /// The TLS facts, for a TLS connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFacts>,
+    /// The WebSocket facts, for MQTT over WebSocket (`ws` or `wss`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws: Option<WsFacts>,
     /// The keepalive inferred from the PINGREQ cadence when CONNECT could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keepalive_inferred: Option<InferredKeepalive>,
@@ -241,6 +245,7 @@ impl Connection {
             encrypted: transport == TransportKind::Tls,
             basis: Basis::Plaintext,
             tls: None,
+            ws: None,
             keepalive_inferred: None,
             start: flow.first.ts,
             end: flow.last.ts,
@@ -352,14 +357,20 @@ impl Connection {
         self.tcp.get(side)
     }
 
-    /// A side's TLS close_notify, for a TLS connection.
+    /// A side's announced close: its TLS close_notify or its WebSocket Close frame,
+    /// whichever came first.
     pub fn close_notify(&self, side: Side) -> Option<FrameRef> {
-        self.tls
-            .as_ref()?
-            .close_notify
-            .get(side)
+        let tls = self
+            .tls
             .as_ref()
-            .map(|n| n.at)
+            .and_then(|t| t.close_notify.get(side).as_ref().map(|n| n.at));
+        let ws = self.ws_close(side).map(|c| c.at);
+        tls.into_iter().chain(ws).min_by_key(|at| at.frame)
+    }
+
+    /// A side's first WebSocket Close frame.
+    pub fn ws_close(&self, side: Side) -> Option<&CloseFact> {
+        self.ws.as_ref()?.closes.get(side).as_ref()
     }
 
     /// How the connection was ended as the endpoints meant it: its first FIN or RST, except

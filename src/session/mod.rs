@@ -177,6 +177,11 @@ impl Session {
                 side: ev.side,
                 what: What::Tls(ev.kind),
             }),
+            Delivery::Ws(ev) => facts.timeline.push(Entry {
+                at: ev.at,
+                side: ev.side,
+                what: What::Ws(ev.kind.clone()),
+            }),
             Delivery::Tcp(ev) => facts.timeline.push(Entry {
                 at: ev.at,
                 side: ev.side,

@@ -6,6 +6,7 @@ use crate::mqtt::{Packet, PacketKind};
 use crate::session::Anomaly;
 use crate::tcp::{Side, TcpEventKind};
 use crate::transport::tls::TlsEventKind;
+use crate::transport::ws::WsEventKind;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -23,6 +24,8 @@ pub enum What {
     Inferred(Inferred),
     /// A TLS event.
     Tls(TlsEventKind),
+    /// A WebSocket event.
+    Ws(WsEventKind),
 }
 
 /// A timeline mark for an inferred packet: its type, and that it was not read.

@@ -7,13 +7,16 @@
 //! when one is added.
 
 mod plain;
+mod secure;
 pub mod tls;
 pub mod ws;
 
 use crate::evidence::FrameRef;
-use crate::tcp::{Side, StreamEvent, TcpEvent};
+use crate::tcp::{Side, StreamEvent, TcpEvent, TcpEventKind};
+use secure::Secure;
 use serde::Serialize;
-use tls::{TlsFacts, TlsOutput, TlsTransport};
+use tls::TlsFacts;
+use ws::{WsEvent, WsFacts, WsOutput, WsTransport};
 
 pub use tls::decrypt::KeyLog;
 
@@ -27,6 +30,10 @@ pub enum TransportKind {
     Tcp,
     /// MQTT inside TLS.
     Tls,
+    /// MQTT over WebSocket.
+    Ws,
+    /// MQTT over WebSocket inside TLS.
+    Wss,
 }
 
 impl TransportKind {
@@ -35,6 +42,8 @@ impl TransportKind {
         match self {
             TransportKind::Tcp => "tcp",
             TransportKind::Tls => "tls",
+            TransportKind::Ws => "ws",
+            TransportKind::Wss => "wss",
         }
     }
 }
@@ -76,6 +85,8 @@ pub enum Delivery<'a> {
     Inferred(InferredPacket),
     /// A TLS fact for the timeline.
     Tls(TlsEvent),
+    /// A WebSocket fact for the timeline.
+    Ws(&'a WsEvent),
     /// A TCP event for the timeline.
     Tcp(TcpEvent),
 }
@@ -89,8 +100,10 @@ pub enum Transport {
     },
     /// Plain MQTT.
     Plain,
-    /// MQTT inside TLS, read without keys.
-    Tls(Box<TlsTransport>),
+    /// MQTT over WebSocket.
+    Ws(Box<WsTransport>),
+    /// MQTT (or WebSocket) inside TLS, decrypted or read without keys.
+    Tls(Box<Secure>),
     /// Not MQTT: the flow is tracked only to stay ignored.
     Other,
 }
@@ -107,9 +120,12 @@ pub enum PortHint {
 }
 
 /// Whether a payload is a client's first words for some carrier (an MQTT CONNECT, a TLS
-/// ClientHello): settles which side is the client when the capture starts after the SYN.
+/// ClientHello, a WebSocket upgrade request): settles which side is the client when the
+/// capture starts after the SYN.
 pub fn is_client_greeting(payload: &[u8]) -> bool {
-    plain::is_greeting(payload) || tls::looks_like_client_hello(payload)
+    plain::is_greeting(payload)
+        || tls::looks_like_client_hello(payload)
+        || ws::looks_like_upgrade(payload)
 }
 
 impl Transport {
@@ -117,20 +133,29 @@ impl Transport {
     pub fn for_port(hint: PortHint, start_seen: bool) -> Transport {
         match hint {
             PortHint::Mqtt => Transport::Plain,
-            PortHint::Tls => Transport::Tls(Box::new(TlsTransport::new(start_seen))),
+            PortHint::Tls => Transport::Tls(Box::new(Secure::new(start_seen))),
             PortHint::None => Transport::Undecided { start_seen },
         }
     }
 
     /// Whether the flow is known not to be MQTT.
     pub fn is_other(&self) -> bool {
-        matches!(self, Transport::Other)
+        match self {
+            Transport::Other => true,
+            Transport::Ws(w) => w.is_not_mqtt(),
+            Transport::Tls(t) => t.is_not_mqtt(),
+            _ => false,
+        }
     }
 
     /// The carrier's name, once decided; `None` for a flow that is not MQTT.
     pub fn kind(&self) -> Option<TransportKind> {
         match self {
             Transport::Plain => Some(TransportKind::Tcp),
+            Transport::Ws(w) if w.is_not_mqtt() => None,
+            Transport::Ws(_) => Some(TransportKind::Ws),
+            Transport::Tls(t) if t.is_not_mqtt() => None,
+            Transport::Tls(t) if t.is_ws() => Some(TransportKind::Wss),
             Transport::Tls(t) if offers_only_http(t.facts()) => None,
             Transport::Tls(_) => Some(TransportKind::Tls),
             Transport::Undecided { .. } | Transport::Other => None,
@@ -145,8 +170,18 @@ impl Transport {
         }
     }
 
+    /// The WebSocket facts, for MQTT over WebSocket (plain or inside TLS).
+    pub fn ws_facts(&self) -> Option<&WsFacts> {
+        match self {
+            Transport::Ws(w) => Some(w.facts()),
+            Transport::Tls(t) => t.ws_facts(),
+            _ => None,
+        }
+    }
+
     /// Decides an undecided carrier from one side's first payload: a CONNECT is plain
-    /// MQTT and a ClientHello TLS, on any port; anything else is not MQTT.
+    /// MQTT, a ClientHello TLS and an HTTP upgrade WebSocket, on any port; anything else is
+    /// not MQTT.
     pub fn sniff(&mut self, side: Side, payload: &[u8]) {
         let Transport::Undecided { start_seen } = *self else {
             return;
@@ -157,7 +192,10 @@ impl Transport {
         *self = match side {
             Side::Client if plain::is_greeting(payload) => Transport::Plain,
             Side::Client if tls::looks_like_client_hello(payload) => {
-                Transport::Tls(Box::new(TlsTransport::new(start_seen)))
+                Transport::Tls(Box::new(Secure::new(start_seen)))
+            }
+            Side::Client if ws::looks_like_upgrade(payload) => {
+                Transport::Ws(Box::default())
             }
             _ => Transport::Other,
         };
@@ -173,12 +211,8 @@ impl Transport {
     ) {
         match self {
             Transport::Plain => plain::deliver(ev, out),
-            Transport::Tls(t) => {
-                t.on_event(&ev, keys, &mut |o| out(tls_delivery(o)));
-                if let StreamEvent::Tcp(e) = ev {
-                    out(Delivery::Tcp(e));
-                }
-            }
+            Transport::Tls(t) => t.on_event(&ev, keys, out),
+            Transport::Ws(w) => ws_event(w, ev, out),
             Transport::Undecided { .. } | Transport::Other => {
                 if let StreamEvent::Tcp(t) = ev {
                     out(Delivery::Tcp(t));
@@ -190,7 +224,7 @@ impl Transport {
     /// The connection is being retired: delivers whatever the carrier still holds.
     pub fn finish(&mut self, out: &mut impl FnMut(Delivery<'_>)) {
         if let Transport::Tls(t) = self {
-            t.finish(&mut |o| out(tls_delivery(o)));
+            t.finish(out);
         }
     }
 }
@@ -206,11 +240,27 @@ fn offers_only_http(f: &TlsFacts) -> bool {
             .all(|p| p.starts_with("http/") || p == "h2" || p == "h3")
 }
 
-fn tls_delivery(o: TlsOutput<'_>) -> Delivery<'_> {
-    match o {
-        TlsOutput::Inferred(p) => Delivery::Inferred(p),
-        TlsOutput::Event(e) => Delivery::Tls(e),
-        TlsOutput::Plain { side, bytes, at } => Delivery::Mqtt { side, bytes, at },
-        TlsOutput::Gap { side, len, at } => Delivery::Gap { side, len, at },
+/// One TCP event of a WebSocket connection.
+fn ws_event(w: &mut WsTransport, ev: StreamEvent<'_>, out: &mut impl FnMut(Delivery<'_>)) {
+    match ev {
+        StreamEvent::Data { side, bytes, at } => {
+            w.data(side, bytes, at, &mut |o| out(ws_delivery(&o)))
+        }
+        StreamEvent::Gap { side, len, at } => w.gap(side, len, at, &mut |o| out(ws_delivery(&o))),
+        StreamEvent::Tcp(e) => {
+            if matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) {
+                w.closed(e.side, e.at, &mut |o| out(ws_delivery(&o)));
+            }
+            out(Delivery::Tcp(e));
+        }
+    }
+}
+
+/// What the session reads of a WebSocket reader's output.
+fn ws_delivery<'a>(o: &'a WsOutput<'a>) -> Delivery<'a> {
+    match *o {
+        WsOutput::Mqtt { side, bytes, at } => Delivery::Mqtt { side, bytes, at },
+        WsOutput::Gap { side, len, at } => Delivery::Gap { side, len, at },
+        WsOutput::Event(ref e) => Delivery::Ws(e),
     }
 }

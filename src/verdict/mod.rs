@@ -8,6 +8,7 @@ mod rules;
 mod tls;
 mod vantage;
 mod vocabulary;
+mod ws;
 
 pub use gaps::GapOutcome;
 pub use judged::{Judged, Recast, rejudge};
@@ -185,7 +186,7 @@ pub struct Verdict {
     /// Who ended it.
     pub side: Option<Actor>,
     /// CONNACK or DISCONNECT reason code.
-    pub code: Option<u8>,
+    pub code: Option<u16>,
     /// Frames that decided it.
     pub evidence: Vec<u64>,
     /// The rule that fired.

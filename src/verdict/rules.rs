@@ -51,12 +51,15 @@ const RULES: &[Rule] = &[
     connack_refused,
     super::tls::refused_after_connack,
     client_disconnect,
+    super::ws::client_close_frame,
     server_disconnect,
     still_open,
     protocol_violation,
+    super::ws::server_close_protocol_error,
     nat_idle_expiry,
     super::keepalive::keepalive_timeout,
     super::tls::silent_client_closed,
+    super::ws::pings_unanswered,
     retransmission_timeout,
     reset,
     server_close,
@@ -65,7 +68,7 @@ const RULES: &[Rule] = &[
 
 /// Decides why `c` ended.
 pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
-    if let Some(v) = super::tls::handshake_failed(c) {
+    if let Some(v) = super::tls::handshake_failed(c).or_else(|| super::ws::upgrade_refused(c)) {
         return v;
     }
     let mut v = RULES
@@ -120,11 +123,9 @@ pub(super) fn frames(refs: impl IntoIterator<Item = Option<FrameRef>>) -> Vec<u6
 
 fn connack_refused(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     let ack = c.connack?;
-    let failed = match c.protocol {
-        Some(Version::V5) => ack.code >= 0x80,
-        _ => ack.code != 0,
-    };
-    if !failed {
+    // 0 is the only success in every version; a v5 client answered 1..=5 met a broker that
+    // speaks only 3.1.1 and refused it in 3.1.1's words (1: unacceptable protocol version).
+    if ack.code == 0 {
         return None;
     }
     let mut v = verdict(
@@ -133,7 +134,7 @@ fn connack_refused(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         Some(Actor::Server),
         "connack_failure",
     );
-    v.code = Some(ack.code);
+    v.code = Some(ack.code.into());
     v.evidence = frames([Some(ack.at), c.close().map(|e| e.at)]);
     v.explanation = format!(
         "The broker refused the CONNECT with CONNACK code {} ({}).",
@@ -184,7 +185,7 @@ fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         Some(Actor::Client),
         "client_sent_disconnect",
     );
-    v.code = d.reason;
+    v.code = d.reason.map(u16::from);
     v.evidence = frames([Some(d.at), c.close().map(|e| e.at)]);
     v.explanation = match d.reason {
         Some(r) => format!("The client sent DISCONNECT (reason 0x{r:02X}) and closed."),
@@ -230,7 +231,7 @@ fn server_disconnect(c: &Connection, t: &Thresholds) -> Option<Verdict> {
         Layer::Protocol
     };
     let mut v = verdict(cause, layer, Some(Actor::Server), rule);
-    v.code = d.reason;
+    v.code = d.reason.map(u16::from);
     v.evidence = frames([Some(d.at), c.close().map(|e| e.at)]);
     v.explanation = format!("The broker sent DISCONNECT with reason 0x{code:02X} ({what}).");
     if layer == Layer::Network {
@@ -244,7 +245,8 @@ fn server_disconnect(c: &Connection, t: &Thresholds) -> Option<Verdict> {
 }
 
 /// The side whose data went unacknowledged and was retransmitted at the end, if any.
-/// The side whose data went unacknowledged through retransmissions. A side that reset the
+/// The side whose data went unacknowledged through retransmissions into the peer's
+/// silence. A side that reset the
 /// connection and then retransmitted is not stuck: a stack forgets a connection it resets,
 /// so that RST came from the path (the reset rule says so), and what followed is aftermath.
 fn stuck_sender(c: &Connection) -> Option<Side> {
@@ -255,7 +257,16 @@ fn stuck_sender(c: &Connection) -> Option<Side> {
             (Some(e), Some(r)) => e.by == s && r.frame > e.at.frame,
             _ => false,
         };
-        h.unacked_bytes > 0 && h.retransmissions > 0 && !after_own_reset
+        // Retransmitting into silence: the peer sent nothing after the last retransmission
+        // (a retransmission the peer answered was a passing loss, not the end).
+        let into_silence = match (
+            h.retransmission_frames.last(),
+            c.half(s.other()).last_segment,
+        ) {
+            (Some(r), Some(p)) => r.frame > p.frame,
+            _ => true,
+        };
+        h.unacked_bytes > 0 && h.retransmissions > 0 && !after_own_reset && into_silence
     })
 }
 
@@ -565,6 +576,7 @@ mod tests {
             encrypted: false,
             basis: crate::transport::Basis::Plaintext,
             tls: None,
+            ws: None,
             keepalive_inferred: None,
             start: Timestamp(0),
             end: Timestamp(0),

@@ -55,7 +55,7 @@ pub(super) fn handshake_failed(c: &Connection) -> Option<Verdict> {
         rule,
     );
     v.basis = c.basis;
-    v.code = alert.and_then(|a| a.description);
+    v.code = alert.and_then(|a| a.description).map(u16::from);
     v.evidence = frames([
         tls.client_hello,
         tls.server_hello,

@@ -26,7 +26,9 @@ fn refusal_is_client_id(code: Option<u8>) -> bool {
 /// The verdict's cause in the broker's words; `None` where that broker has no word for it.
 pub fn describe(v: &Verdict, vocab: Vocabulary) -> Option<&'static str> {
     use Cause::*;
-    let code = v.code;
+    // MQTT reason codes are one byte; HTTP statuses and WebSocket close codes name no
+    // broker word here.
+    let code = v.code.and_then(|c| u8::try_from(c).ok());
     let throttled = matches!(code, Some(0x96) | Some(0x97));
     let kicked = code == Some(0x98);
     Some(match (vocab, v.cause) {
@@ -84,7 +86,7 @@ mod tests {
             cause,
             layer: Some(Layer::Protocol),
             side: None,
-            code,
+            code: code.map(u16::from),
             evidence: vec![],
             rule: "test",
             explanation: String::new(),
