@@ -130,6 +130,8 @@ lab_up() {
 }
 
 bg() { "$@" & PIDS+=($!); }
+# pid_of PATTERN: the client process itself (python3 or node), not its timeout/ip/env wrappers
+pid_of() { pgrep -f "^(/usr/bin/python3|node) .*$1" | head -1; }
 bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
 
 wait_for() {
@@ -141,6 +143,8 @@ wait_for() {
   done
 }
 listening() { ip netns exec "$NS-b" ss -ltn | grep -q ":$1 "; }
+# no_established PORT: no client connection to PORT is still established (client's side)
+no_established() { ! ip netns exec "$NS-c" ss -Htn state established "( dport = :$1 )" | grep -q .; }
 
 # mosquitto_start [extra config lines...]: listeners 1883 (MQTT), 8080 (websockets) and
 # 8443 (websockets with TLS).  mosquitto 2.0.11 refuses to start with websockets listeners
@@ -225,14 +229,14 @@ rawc() {
 # paho MODE TRANSPORT ID VER [ws_paho.py options]
 paho() {
   ck=$((ck + 1))
-  tcns 60 "$PY" "$LABPY/ws_paho.py" "$1" "$2" $B_IP "$(port_of "$2")" "$3" "$4" \
+  tcns 90 "$PY" "$LABPY/ws_paho.py" "$1" "$2" $B_IP "$(port_of "$2")" "$3" "$4" \
     --cafile "$PKI/ca.crt" --keylog "$WORK/client-paho$ck.keys" "${@:5}"
 }
 # mqttjs TRANSPORT ID VER MODE
 mqttjs() {
   node_ready
   ck=$((ck + 1))
-  tcns 50 env NODE_PATH="$NODE_LAB/node_modules" node "$LABPY/node/mqttjs_ws.js" "$(url_of "$1")" "$2" "$3" "$4" \
+  tcns 90 env NODE_PATH="$NODE_LAB/node_modules" node "$LABPY/node/mqttjs_ws.js" "$(url_of "$1")" "$2" "$3" "$4" \
     "$PKI/ca.crt" "$WORK/client-node$ck.keys"
 }
 
@@ -262,9 +266,11 @@ expect() {
     --out "$OUT/$name.expected.json" "${args[@]}"
 }
 
+npm_version() { sed -n 's/^[[:space:]]*"version": *"\([^"]*\)".*/\1/p' "$NODE_LAB/node_modules/$1/package.json" | head -1; }
+mqttjs_version() { npm_version mqtt; }
 versions() {
-  BROKER_DESC=$([[ $BROKER == mosquitto ]] && echo "mosquitto $(dpkg-query -W -f='${Version}' mosquitto) (websockets listener, libwebsockets $(dpkg-query -W -f='${Version}' libwebsockets-dev 2>/dev/null || echo 'linked in'))" ||
-    echo "aedes $(cd "$NODE_LAB" && node -p 'require("aedes/package.json").version') with ws $(cd "$NODE_LAB" && node -p 'require("ws/package.json").version') on Node $(node -v)")
+  BROKER_DESC=$([[ $BROKER == mosquitto ]] && echo "mosquitto $(dpkg-query -W -f='${Version}' mosquitto) from Debian (protocol websockets listeners; libwebsockets is built into the binary)" ||
+    echo "aedes $(npm_version aedes) with ws $(npm_version ws) on Node $(node -v)")
 }
 # MQTT version per broker: aedes speaks 3.1 and 3.1.1 only (a 5.0 CONNECT gets CONNACK 1)
 v5() { [[ $BROKER == mosquitto ]] && echo 5 || echo 4; }
@@ -313,18 +319,19 @@ stalled() {  # stalled TRANSPORT BROKER [client]
   local v; v=$(v5)
   bg paho hold "$tr" "paho-stalled" "$v" >"$WORK/paho.log" 2>&1; local p1=$!
   bg mqttjs "$tr" "mqttjs-stalled" 4 stalled >"$WORK/mqttjs.log" 2>&1
-  bg rawc "$tr" --id raw-silent --ver 4 --ka 3 --plan connect,silent:25 >"$WORK/raw.log"
+  RAW_TIMEOUT=90 bg rawc "$tr" --id raw-silent --ver 4 --ka 3 --plan connect,silent:80 >"$WORK/raw.log"
   sleep 6.5   # paho (keepalive 5) has sent its first PINGREQ
-  local pp; pp=$(pgrep -f "ws_paho.py hold $tr .* paho-stalled" | head -1) || die "paho not running"
+  local pp; pp=$(pid_of "ws_paho.py hold $tr .* paho-stalled"); [[ -n $pp ]] || die "paho not running"
   kill -STOP "$pp"
   log "SIGSTOP paho at t+6.5s"
-  wait_for 30 "the broker to close paho" bash -c "ip netns exec $NS-c ss -tn state established '( dport = :$(port_of "$tr") )' | grep -q . && exit 1 || exit 0"
+  wait_for 75 "the broker to close every client" no_established "$(port_of "$tr")"
   sleep 1
   cap_stop "$CAPB" ${CAPC:-}
   kill -CONT "$pp" 2>/dev/null || true
+  grep -q '"peer_closed"' "$WORK/raw.log" || die "raw-silent was not closed by the broker: $(cat "$WORK/raw.log")"
   versions
   local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883 (the twin of ws-keepalive-stalled-mosquitto)" || echo "$tr")
-  local how="$BROKER_DESC, $what. paho-mqtt (MQTT $v, keepalive 5) is SIGSTOPped 6.5 s in, after its first PINGREQ; MQTT.js (3.1.1, keepalive 3) blocks its event loop 0.5 s after CONNACK; lab/ws_client.py (3.1.1, keepalive 3) sends CONNECT and then nothing. The broker closes each for keepalive."
+  local how="$BROKER_DESC, $what. paho-mqtt (MQTT $v, keepalive 5) is SIGSTOPped 6.5 s in, after its first PINGREQ; MQTT.js (3.1.1, keepalive 3) blocks its event loop for 60 s 0.5 s after CONNACK; lab/ws_client.py (3.1.1, keepalive 3) sends CONNECT and then nothing. The broker closes each for keepalive."
   local r=("id=paho-stalled|keepalive_timeout|protocol|server|null|SIGSTOPped after its first PINGREQ"
            "id=mqttjs-stalled|keepalive_timeout|protocol|server|null|event loop blocked after CONNACK"
            "id=raw-silent|keepalive_timeout|protocol|server|null|silent after CONNECT")
@@ -350,7 +357,7 @@ killed() {  # killed TRANSPORT BROKER
   sleep 3
   local p k
   for k in "ws_paho.py hold $tr .* paho-killed" "mqttjs_ws.js .* mqttjs-killed" "ws_client.py --transport $tr .*--id raw-killed"; do
-    p=$(pgrep -f "$k" | head -1) || die "no process for $k"
+    p=$(pid_of "$k"); [[ -n $p ]] || die "no process for $k"
     kill -KILL "$p"
   done
   log "SIGKILL clients at t+3s"
@@ -375,20 +382,170 @@ takeover() {  # takeover TRANSPORT BROKER
   local v; v=$(v5)
   bg rawc "$tr" --id "twin-$tr" --ver "$v" --ka 5 --plan connect,ping:20 >"$WORK/a.log"
   sleep 3
-  mqttjs "$tr" "twin-$tr" "$v" force >"$WORK/b.log" 2>&1 || die "MQTT.js failed: $(cat "$WORK/b.log")"
+  mqttjs "$tr" "twin-$tr" "$v" quick >"$WORK/b.log" 2>&1 || die "MQTT.js failed: $(cat "$WORK/b.log")"
   sleep 1
   cap_stop "$CAPB"
+  grep -q '"peer_closed"' "$WORK/a.log" || die "the first twin-$tr was not closed by the broker: $(cat "$WORK/a.log")"
+  grep -qE 'already connected, closing old connection|clientDisconnect twin' "$WORK/broker.log" || die "the broker logged no takeover"
   versions
   expect "$n" broker "$tr" "session takeover over $tr ($BROKER, MQTT $v): a second client CONNECTs with the same client id; the broker closes the first" \
-    "$BROKER_DESC, $tr. lab/ws_client.py (MQTT $v, keepalive 5) connected as twin-$tr and pings; 3 s later MQTT.js connected with the same id and, 1 s later, closed with end(true). Broker's veth." \
+    "$BROKER_DESC, $tr. lab/ws_client.py (MQTT $v, keepalive 5) connected as twin-$tr and pings; 3 s later MQTT.js connected with the same id, published once and, 1 s later, called end(). Broker's veth." \
     "session_taken_over" \
     "id=twin-$tr&first|session_taken_over|protocol|server|sdisc|first holder of the id, taken over" \
-    "id=twin-$tr&last|$(cat "$WORK/takeover-last-cause" 2>/dev/null || echo client_disconnect)|none|client|wsclose|the new holder (MQTT.js end(true))"
+    "id=twin-$tr&last|client_disconnect|none|client|cdisc|the new holder (MQTT.js end()): DISCONNECT"
 }
 sc_ws-takeover-mosquitto() { takeover ws mosquitto; }
 sc_ws-takeover-aedes() { takeover ws aedes; }
 sc_wss-takeover-mosquitto() { takeover wss mosquitto; }
 sc_wss-takeover-aedes() { takeover wss aedes; }
+
+sigterm() {  # sigterm BROKER [aedes_ws.js --sigterm mode]
+  local br=$1 mode=${2:-} n=ws-broker-sigterm-$1 k
+  [[ -n $mode ]] && n=$n-$mode
+  if [[ $br == aedes ]]; then broker_start aedes ${mode:+--sigterm $mode}; else broker_start mosquitto; fi
+  cap_start CAPB broker "$OUT/$n.pcap"
+  local v; v=$(v5)
+  for k in 0 1 2 3; do
+    bg rawc ws --id "sigterm-raw-$k" --ver $((k % 2 ? v : 4)) --ka 10 --plan connect,ping:60 >"$WORK/c$k.log"
+    sleep 0.1
+  done
+  bg paho hold ws "sigterm-paho" "$v" >"$WORK/paho.log" 2>&1
+  bg mqttjs ws "sigterm-mqttjs" "$v" hold >"$WORK/mqttjs.log" 2>&1
+  sleep 3
+  local bp; bp=$(pid_of_broker); [[ -n $bp ]] || die "no broker process"
+  kill -TERM "$bp"
+  log "broker (pid $bp) got SIGTERM"
+  local end=$((SECONDS + 15))
+  until no_established $WS_PORT; do
+    if ((SECONDS >= end)); then
+      log "still running: $(ps -o pid=,stat=,wchan=,cmd= -p "$bp" 2>&1)"; tail -5 "$WORK/broker.log" >&2
+      die "connections still open 15 s after SIGTERM"
+    fi
+    sleep 0.1
+  done
+  sleep 1
+  cap_stop "$CAPB"
+  versions
+  local what="Node's default: no handler, the process dies of the signal"
+  [[ $br == mosquitto ]] && what="mosquitto's own SIGTERM handling"
+  [[ $mode == close1001 ]] && what="a SIGTERM handler in lab/node/aedes_ws.js sends every client a WebSocket Close 1001 and exits 1 s later"
+  expect "$n" broker ws "broker ($BROKER) gets SIGTERM while 6 WebSocket clients are connected ($what)" \
+    "$BROKER_DESC, ws. Four lab/ws_client.py (keepalive 10; sigterm-raw-0..3, even 3.1.1, odd MQTT $v), paho-mqtt and MQTT.js (MQTT $v, keepalive 5) connected; 3 s later the broker got SIGTERM ($what). Broker's veth." \
+    "server_shutdown" \
+    "*|server_shutdown|protocol|server|null|closed when the broker got SIGTERM"
+}
+# the broker process itself: ip netns exec and env exec, so $BROKER_PID is mosquitto or node
+pid_of_broker() { [[ $(ps -o comm= -p "$BROKER_PID") =~ ^(mosquitto|node)$ ]] && echo "$BROKER_PID"; }
+sc_ws-broker-sigterm-mosquitto() { sigterm mosquitto; }
+sc_ws-broker-sigterm-aedes() { sigterm aedes; }
+sc_ws-broker-sigterm-aedes-close1001() { sigterm aedes close1001; }
+
+close_only() {  # close_only BROKER: WebSocket Close without MQTT DISCONNECT
+  local br=$1 n=ws-close-no-disconnect-$1
+  broker_start "$br"
+  cap_start CAPB broker "$OUT/$n.pcap"
+  local v; v=$(v5)
+  bg rawc ws --id close-1000 --ver 4 --ka 3 --plan connect,ping:4,close:1000 >"$WORK/a.log"; local a=$!
+  bg rawc ws --id close-1001 --ver "$v" --ka 3 --plan connect,ping:4,close:1001 >"$WORK/b.log"; local b=$!
+  mqttjs ws mqttjs-force "$v" force >"$WORK/m.log" 2>&1 || die "MQTT.js failed: $(cat "$WORK/m.log")"
+  wait "$a" "$b" || true
+  sleep 1
+  cap_stop "$CAPB"
+  versions
+  expect "$n" broker ws "clients end with a WebSocket Close and no MQTT DISCONNECT ($BROKER): Close 1000, Close 1001; and MQTT.js end(true), which sends neither" \
+    "$BROKER_DESC, ws. lab/ws_client.py close-1000 (3.1.1) and close-1001 (MQTT $v), keepalive 3, ping for 4 s and then send a WebSocket Close 1000 / 1001 without DISCONNECT, wait up to 2 s for the broker's Close and close TCP; MQTT.js (MQTT $v) calls end(true) 1 s after CONNACK (force): it sends no DISCONNECT and no Close either, just FIN. Broker's veth." "" \
+    "idprefix=close-|client_disconnect|none|client|wsclose|WebSocket Close without DISCONNECT" \
+    "id=mqttjs-force|client_close|protocol|client|null|MQTT.js end(true): FIN, no DISCONNECT, no WebSocket Close"
+}
+sc_ws-close-no-disconnect-mosquitto() { close_only mosquitto; }
+sc_ws-close-no-disconnect-aedes() { close_only aedes; }
+
+split() {  # split BROKER: MQTT packets split across WebSocket frames, several in one frame
+  local br=$1 n=ws-split-frames-$1
+  broker_start "$br"
+  cap_start CAPB broker "$OUT/$n.pcap"
+  local v; v=$(v5)
+  bg rawc ws --id split-messages --ver 4 --ka 2 --plan connect-split:3,multi,ping:3,disconnect-split >"$WORK/a.log"; local a=$!
+  bg rawc ws --id split-fragments --ver "$v" --ka 2 --plan connect-frag:3,multi,ping:3,disconnect >"$WORK/b.log"; local b=$!
+  wait "$a" "$b" || true
+  grep -q '"CONNACK"' "$WORK/a.log" && grep -q '"CONNACK"' "$WORK/b.log" || die "a split CONNECT got no CONNACK: $(cat "$WORK"/a.log "$WORK"/b.log)"
+  sleep 0.5
+  cap_stop "$CAPB"
+  versions
+  expect "$n" broker ws "MQTT packets split across WebSocket frames and several MQTT packets in one frame ($BROKER); both clients end with DISCONNECT" \
+    "$BROKER_DESC, ws. lab/ws_client.py split-messages (3.1.1, keepalive 2) sends its CONNECT cut into 3 binary WebSocket messages (each frame with FIN set), then SUBSCRIBE + PUBLISH QoS 1 + PUBLISH QoS 0 + PINGREQ in one frame, pings for 3 s, and sends its DISCONNECT cut into two 1-byte frames, then Close 1000; split-fragments (MQTT $v) sends its CONNECT as one fragmented message (binary frame without FIN, continuation, continuation with FIN), the same four packets in one frame, pings, DISCONNECT and Close 1000. Both are legal (MQTT 3.1.1 section 6, MQTT 5.0 section 6: packets need not be aligned with WebSocket frames). Broker's veth." "" \
+    "*|client_disconnect|none|client|cdisc|DISCONNECT (split or whole), then Close 1000"
+}
+sc_ws-split-frames-mosquitto() { split mosquitto; }
+sc_ws-split-frames-aedes() { split aedes; }
+
+sc_ws-upgrade-refused-aedes() {
+  local n=ws-upgrade-refused-aedes
+  broker_start aedes --auth labuser:labpass
+  cap_start CAPB broker "$OUT/$n.pcap"
+  rawc ws --id refused-noauth --plan connect >"$WORK/r1.log"; sleep 0.2
+  rawc ws --id refused-badauth --auth labuser:wrong --plan connect >"$WORK/r2.log"; sleep 0.2
+  rawc ws --id refused-badpath --auth labuser:labpass --path /ws --plan connect >"$WORK/r3.log"; sleep 0.2
+  paho refused ws paho-refused 4 --path /nope >"$WORK/p.log" 2>&1 || die "paho: $(cat "$WORK/p.log")"; sleep 0.2
+  mqttjs ws mqttjs-refused 4 refused >"$WORK/m.log" 2>&1 || true; sleep 0.2
+  rawc ws --id authed --auth labuser:labpass --ka 5 --plan connect,disconnect >"$WORK/ok.log"
+  sleep 0.5
+  cap_stop "$CAPB"
+  versions
+  expect "$n" broker ws "WebSocket upgrade refused by the HTTP server in front of aedes: 401 (no Authorization), 403 (wrong password), 404 (wrong path); a control with the right credentials" \
+    "$BROKER_DESC, ws. lab/node/aedes_ws.js --auth labuser:labpass --path /mqtt answers an upgrade to any other path with 404 and one without Authorization: Basic with 401 (WWW-Authenticate), with wrong credentials 403, then closes (Connection: close). lab/ws_client.py without credentials (401), with a wrong password (403), to /ws (404); paho-mqtt to /nope (404); MQTT.js without credentials (401); a control lab/ws_client.py with labuser:labpass connects and disconnects. No CONNECT is ever sent on a refused connection. Broker's veth." "" \
+    "id=authed|client_disconnect|none|client|null|control: right credentials" \
+    "noid|connect_refused|protocol|server|http|upgrade refused with an HTTP error"
+}
+
+sc_ws-upgrade-refused-mosquitto() {
+  local n=ws-upgrade-refused-mosquitto
+  broker_start mosquitto
+  cap_start CAPB broker "$OUT/$n.pcap"
+  rawc ws --id refused-subprotocol --subprotocol foo --plan connect >"$WORK/r1.log"; sleep 0.2
+  rawc ws --id refused-subprotocol2 --subprotocol mqttv5 --plan connect >"$WORK/r2.log"; sleep 0.2
+  rawc ws --id wrong-path-accepted --path /anything --ka 5 --plan connect,disconnect >"$WORK/ok.log"
+  sleep 0.5
+  cap_stop "$CAPB"
+  grep -q peer_closed_during_upgrade "$WORK/r1.log" || die "mosquitto answered the upgrade with subprotocol foo: $(cat "$WORK/r1.log")"
+  versions
+  expect "$n" broker ws "mosquitto refuses a WebSocket upgrade for an unknown subprotocol by closing TCP without any HTTP answer; the path is not checked" \
+    "$BROKER_DESC, ws. lab/ws_client.py asks for Sec-WebSocket-Protocol foo and then mqttv5 (mosquitto's libwebsockets knows only mqtt and mqttv3.1): the broker sends no HTTP response at all, just FIN. A third client upgrades on path /anything (mosquitto ignores the path), connects and disconnects. Broker's veth." "" \
+    "id=wrong-path-accepted|client_disconnect|none|client|null|the path is not checked by mosquitto" \
+    "noid|connect_refused|protocol|server|http|unknown subprotocol: FIN, no HTTP answer"
+}
+
+sc_ws-ping-unanswered-aedes() {
+  local n=ws-ping-unanswered-aedes
+  broker_start aedes --heartbeat 2000
+  cap_start CAPB broker "$OUT/$n.pcap"
+  bg rawc ws --id no-pong --no-pong --ka 60 --plan connect,silent:15 >"$WORK/a.log"
+  bg rawc ws --id pong --ka 60 --plan connect,silent:7,disconnect >"$WORK/b.log"; local b=$!
+  wait "$b" || true
+  wait_for 15 "aedes to terminate no-pong" grep -q '"peer_closed"' "$WORK/a.log"
+  sleep 0.5
+  cap_stop "$CAPB"
+  versions
+  expect "$n" broker ws "WebSocket pings unanswered: the server's heartbeat (ws ping every 2 s) terminates a client that sends no pong; MQTT keepalive 60 s plays no part" \
+    "$BROKER_DESC, ws. lab/node/aedes_ws.js --heartbeat 2000: the ws README's heartbeat, a WebSocket ping to every client every 2 s and ws.terminate() (socket destroyed, no Close) for a client that has not answered the previous ping. lab/ws_client.py no-pong (3.1.1, keepalive 60) connects and then ignores pings; pong (keepalive 60) answers them and disconnects after 7 s. Broker's veth." "" \
+    "id=pong|client_disconnect|none|client|null|answers every WebSocket ping" \
+    "id=no-pong|keepalive_timeout|protocol|server|null|no pong to the server's WebSocket ping: the heartbeat terminates the connection"
+}
+
+sc_ws-mqtt5-refused-aedes() {
+  local n=ws-mqtt5-refused-aedes
+  broker_start aedes
+  cap_start CAPB broker "$OUT/$n.pcap"
+  paho clean ws paho-v5 5 >"$WORK/p.log" 2>&1 || true
+  mqttjs ws mqttjs-v5 5 refused >"$WORK/m.log" 2>&1 || true
+  rawc ws --id raw-v5 --ver 5 --ka 5 --plan connect,disconnect >"$WORK/r.log"
+  sleep 0.5
+  cap_stop "$CAPB"
+  versions
+  expect "$n" broker ws "MQTT 5.0 clients against aedes (MQTT 3.1/3.1.1 only): CONNACK 1 (unacceptable protocol version) over WebSocket" \
+    "$BROKER_DESC, ws. paho-mqtt, MQTT.js and lab/ws_client.py send an MQTT 5.0 CONNECT over ws; aedes answers CONNACK with return code 1 (a 3.1.1-style CONNACK) and closes. Broker's veth." "" \
+    "*|connect_refused|protocol|server|connack|MQTT 5.0 CONNECT refused by aedes"
+}
 
 # ---------------------------------------------------------------- driver -----------
 all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }

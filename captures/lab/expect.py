@@ -261,6 +261,8 @@ def facts(c):
             out.append("no HTTP upgrade seen")
         if "http_status" in c:
             out.append("HTTP %d f%d" % (c["http_status"][1], c["http_status"][0]))
+        elif "http_get" in c:
+            out.append("no HTTP answer")
         fc = c.get("ws_frames", {})
         for side in ("client", "server"):
             data = fc.get((side, 2), 0) + fc.get((side, 0), 0)
@@ -352,6 +354,9 @@ def check(capture, c, cause, side=None):
     client_close_frame = False
     if c.get("ws"):
         st = c.get("http_status", (None, None))[1]
+        if (st is None and cause == "connect_refused" and "http_get" in c and c["first_close"] is not None
+                and c["first_close"][2] == "server"):
+            st = 0  # the server closed after the upgrade request without any HTTP answer
         if st is None:
             raise SystemExit("%s: WebSocket connection %s shows no HTTP upgrade answer%s: %s" % (
                 capture, c["client"], " (key log missing?)" if c.get("tls") else "", facts(c)))
@@ -362,6 +367,14 @@ def check(capture, c, cause, side=None):
         # the client's Close came first, before any TCP close by the server
         client_close_frame = bool(closes) and closes[0][1] == "client" and (
             c["first_close"] is None or c["first_close"][2] == "client" or c["first_close"][0] > closes[0][0])
+    if c.get("ws") and cause in ("keepalive_timeout", "session_taken_over", "server_shutdown"):
+        # over WebSocket these must start with the server: its Close frame, its close_notify
+        # (wss) or its FIN/RST
+        moves = [(fr, side) for fr, side, code in c.get("ws_closes", [])[:1]]
+        moves += [(fr, side) for fr, side, lvl, desc in c.get("alerts", [])[:1]]
+        if c["first_close"]:
+            moves.append((c["first_close"][0], c["first_close"][2]))
+        problems[cause] = not moves or min(moves)[1] != "server"
     problems.update({
         "client_disconnect": c["cdisc"] is None and not client_close_frame,
         "connect_refused": not c["connack"] and not ws_refused,

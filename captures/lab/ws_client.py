@@ -86,7 +86,7 @@ class Client:
         a = self.a
         key = base64.b64encode(os.urandom(16)).decode()
         hdr = ["GET %s HTTP/1.1" % a.path, "Host: %s:%d" % (a.host, a.port), "Upgrade: websocket",
-               "Connection: Upgrade", "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13"]
+               "Connection: Upgrade", "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: %d" % a.ws_version]
         if a.subprotocol:
             hdr.append("Sec-WebSocket-Protocol: " + a.subprotocol)
         if a.auth:
@@ -364,6 +364,7 @@ def main():
     p.add_argument("--path", default="/mqtt")
     p.add_argument("--subprotocol", default="mqtt", help="Sec-WebSocket-Protocol ('' for none)")
     p.add_argument("--auth", help="USER:PASS for Authorization: Basic")
+    p.add_argument("--ws-version", type=int, default=13, help="Sec-WebSocket-Version to ask for")
     p.add_argument("--id", default="lab")
     p.add_argument("--ver", type=int, default=4)
     p.add_argument("--ka", type=int, default=10)

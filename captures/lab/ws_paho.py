@@ -6,7 +6,8 @@
   MODE clean:   keepalive 2, subscribe, publish twice, idle 5 s so PINGREQs flow, then
                 disconnect() (DISCONNECT; 5.0: reason 0x00)
        hold:    keepalive 5, subscribe to a topic nobody publishes on, then keep the loop
-                running for up to 40 s (to be SIGKILLed, SIGSTOPped or taken over)
+                running for up to 40 s or until the broker closes the connection (to be
+                SIGKILLed, SIGSTOPped or taken over)
        refused: try to connect once (the upgrade is expected to be refused) and report
 wss: an SSLContext with keylog_filename is handed to paho (tls_set_context), as in
 paho_tls.py; paho's own tls_set() has no key log option.
@@ -26,9 +27,12 @@ def say(*a):
     print("%.3f" % (time.time() - T0), *a, flush=True)
 
 
+GONE = []
+
+
 def pump(c, secs):
     end = time.time() + secs
-    while time.time() < end:
+    while time.time() < end and not GONE:
         c.loop(timeout=0.05)
 
 
@@ -57,7 +61,10 @@ def main():
         ctx.keylog_filename = a.keylog
         c.tls_set_context(ctx)
     c.on_connect = lambda cl, ud, fl, rc, props=None: say("connack", rc)
-    c.on_disconnect = lambda cl, ud, rc, props=None: say("disconnected", rc)
+    def on_disconnect(cl, ud, rc, props=None):
+        say("disconnected", rc)
+        GONE.append(rc)
+    c.on_disconnect = on_disconnect
     ka = 2 if a.mode == "clean" else 5
     try:
         if proto == mqtt.MQTTv5:

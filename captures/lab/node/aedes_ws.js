@@ -64,6 +64,7 @@ async function main() {
   });
   const onUpgrade = (req, socket, head) => {
     const who = socket.remoteAddress + ':' + socket.remotePort;
+    socket.on('error', (e) => log('socket error', who, e.message));   // e.g. a client's RST after a refusal
     const url = (req.url || '').split('?')[0];
     if (url !== path) { log('refused 404', who, req.url); return refuse(socket, 404, 'Not Found'); }
     if (args.auth) {

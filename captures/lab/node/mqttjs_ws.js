@@ -3,11 +3,12 @@
 //   node mqttjs_ws.js URL ID VER(4|5) MODE [CAFILE KEYLOG]
 //   URL      ws://10.77.2.2:8080/mqtt or wss://10.77.2.2:8443/mqtt
 //   MODE clean:   keepalive 2, subscribe, publish twice, idle 5 s (PINGREQs), end() (DISCONNECT)
-//        stalled: keepalive 3, connect, then block the event loop for 20 s (no reads, no
+//        stalled: keepalive 3, connect, then block the event loop for 60 s (no reads, no
 //                 writes, no PINGREQ, no pong), so the broker closes it
 //        hold:    keepalive 5, subscribe to a topic nobody publishes on, then wait (to be
 //                 SIGKILLed or taken over)
-//        force:   keepalive 5, connect, then end(true): close without DISCONNECT
+//        force:   keepalive 5, connect, then end(true) 1 s later: close without DISCONNECT
+//        quick:   keepalive 5, connect, publish once, end() 1 s later (DISCONNECT)
 //        refused: keepalive 5, expect the upgrade to be refused; exit when MQTT.js gives up
 //   wss: CAFILE is the CA to trust; the TLS secrets go to KEYLOG through the https.Agent's
 //   'keylog' event (the agent that ws uses for the connection).
@@ -41,8 +42,8 @@ client.on('connect', () => {
   log('connected');
   if (mode === 'stalled') {
     setTimeout(() => {
-      log('blocking the event loop for 20 s');
-      const end = Date.now() + 20000;
+      log('blocking the event loop for 60 s');
+      const end = Date.now() + 60000;
       while (Date.now() < end) { /* stalled: no reads, no writes, no PINGREQ, no pong */ }
       process.exit(0);
     }, 500);
@@ -52,8 +53,9 @@ client.on('connect', () => {
     client.subscribe('lab/quiet/' + id, { qos: 0 });
     return;
   }
-  if (mode === 'force') {
-    setTimeout(() => client.end(true, () => { log('ended (force)'); setTimeout(() => process.exit(0), 300); }), 1000);
+  if (mode === 'force' || mode === 'quick') {
+    if (mode === 'quick') client.publish('lab/mqttjs/' + id, 'hello', { qos: 0 });
+    setTimeout(() => client.end(mode === 'force', () => { log('ended', mode); setTimeout(() => process.exit(0), 300); }), 1000);
     return;
   }
   client.subscribe('lab/#', { qos: 1 });
