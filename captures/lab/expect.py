@@ -20,6 +20,19 @@ tshark decrypt them with that NSS key log.  The expected file then also has "tls
 "keylog" and a "transport" of "tls" per connection, and each note quotes the TLS version,
 the alerts (close_notify included) and who sent them.  Without these flags the output is
 exactly what it was before they existed.
+
+WebSocket (optional): --ws-ports 8080 marks connections to these ports as MQTT over
+WebSocket (ws://), --wss-ports 8443 as MQTT over WebSocket inside TLS (wss://, decrypted
+with --keylog).  tshark dissects HTTP (the upgrade) and WebSocket there (-d tcp.port==P,http;
+wss: -d tcp.port==P,tls -d tls.port==P,http and -o tls.keylog_file:); the MQTT packets are
+then read here from the unmasked binary payloads (data.data) of each direction, concatenated,
+because tshark 4.0 neither hands WebSocket payloads to its MQTT dissector nor reassembles an
+MQTT packet spread over several WebSocket messages (MQTT.js sends one frame per write).  The
+expected file then has "ws_ports"/"wss_ports" (and "keylog" for wss), a "transport" of
+"ws"/"wss" per connection, and each note quotes the upgrade (GET path, HTTP status), the
+WebSocket Close frames (code, sender, frame), pings/pongs and how many WebSocket frames
+carried how many MQTT packets.  Two more codes: http (the status of a refused upgrade) and
+wsclose (the status code of the client's Close frame).
 """
 import argparse
 import collections
@@ -43,6 +56,8 @@ ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40:
           42: "bad_certificate", 45: "certificate_expired", 46: "certificate_unknown",
           48: "unknown_ca", 50: "decode_error", 70: "protocol_version", 80: "internal_error", 90: "user_canceled",
           112: "unrecognized_name", 116: "certificate_required", 120: "no_application_protocol"}
+WS_FIELDS = ["websocket.opcode", "websocket.payload.close.status_code", "data.data",
+             "http.request.uri", "http.response.code"]
 MSG = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 8: "SUBSCRIBE", 9: "SUBACK",
        12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT"}
 
@@ -51,7 +66,7 @@ def endpoint(ip, port):
     return "[%s]:%s" % (ip, port) if ":" in ip else "%s:%s" % (ip, port)
 
 
-def tshark_rows(path, ports, tls_ports=(), keylog=None):
+def tshark_rows(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
     cmd = ["tshark", "-r", path, "-o", "tcp.analyze_sequence_numbers:TRUE", "-Y", "tcp",
            "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
     for p in ports:
@@ -64,6 +79,14 @@ def tshark_rows(path, ports, tls_ports=(), keylog=None):
             if p != 8883:
                 cmd += ["-d", "tcp.port==%d,tls" % p, "-d", "tls.port==%d,mqtt" % p]
         if keylog:
+            cmd += ["-o", "tls.keylog_file:" + keylog]
+    if ws_ports or wss_ports:
+        fields = fields + (TLS_FIELDS if wss_ports and not tls_ports else []) + WS_FIELDS
+        for p in ws_ports:
+            cmd += ["-d", "tcp.port==%d,http" % p]
+        for p in wss_ports:
+            cmd += ["-d", "tcp.port==%d,tls" % p, "-d", "tls.port==%d,http" % p]
+        if keylog and not tls_ports:
             cmd += ["-o", "tls.keylog_file:" + keylog]
     for f in fields:
         cmd += ["-e", f]
@@ -80,9 +103,60 @@ def ints(s):
     return [int(x, 0) for x in s.split(",") if x] if s else []
 
 
-def analyse(path, ports, tls_ports=(), keylog=None):
+def mqtt_str_at(b, i):
+    n = int.from_bytes(b[i:i + 2], "big")
+    return b[i + 2:i + 2 + n].decode(errors="replace"), i + 2 + n
+
+
+def varint_at(b, i):
+    n, mult = 0, 1
+    while True:
+        n += (b[i] & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not b[i - 1] & 0x80:
+            return n, i
+
+
+def ws_mqtt_packets(c, side, hexdata):
+    """Append the unmasked WebSocket payload bytes of one frame to this direction's MQTT
+    stream; return the packets completed by them as dicts shaped like tshark's mqtt fields."""
+    buf = c["wsbuf"][side] = c["wsbuf"][side] + bytes.fromhex(hexdata.replace(",", "").replace(":", ""))
+    out = []
+    while len(buf) >= 2:
+        try:
+            length, i = varint_at(buf, 1)
+        except IndexError:
+            break
+        if len(buf) < i + length:
+            break
+        mt, body = buf[0] >> 4, buf[i:i + length]
+        buf = buf[i + length:]
+        p = {"mqtt.msgtype": str(mt), "mqtt.clientid": "", "mqtt.ver": "", "mqtt.kalive": "",
+             "mqtt.conack.val": "", "mqtt.connack.reason_code": "", "mqtt.disconnect.reason_code": ""}
+        if mt == 1:
+            _, j = mqtt_str_at(body, 0)
+            ver, ka = body[j], int.from_bytes(body[j + 2:j + 4], "big")
+            j += 4
+            if ver == 5:
+                plen, j = varint_at(body, j)
+                j += plen
+            p["mqtt.clientid"], _ = mqtt_str_at(body, j)
+            p["mqtt.ver"], p["mqtt.kalive"] = str(ver), str(ka)
+            c["ws_mqtt_ver"] = ver
+        elif mt == 2:
+            p["mqtt.connack.reason_code" if c.get("ws_mqtt_ver") == 5 else "mqtt.conack.val"] = str(body[1])
+        elif mt == 14 and body:
+            p["mqtt.disconnect.reason_code"] = str(body[0])
+        out.append(p)
+        c["ws_mqtt"][side] += 1
+    c["wsbuf"][side] = buf
+    return out
+
+
+def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
     conns = collections.OrderedDict()
-    for r in tshark_rows(path, ports, tls_ports, keylog):
+    for r in tshark_rows(path, ports, tls_ports, keylog, ws_ports, wss_ports):
         st = int(r["tcp.stream"])
         src = endpoint(r["ip.src"] or r["ipv6.src"], r["tcp.srcport"])
         dst = endpoint(r["ip.dst"] or r["ipv6.dst"], r["tcp.dstport"])
@@ -109,7 +183,9 @@ def analyse(path, ports, tls_ports=(), keylog=None):
                 c["events"].append((fr, t, side, name, ttl))
                 if c["first_close"] is None:
                     c["first_close"] = (fr, t, side, name, ttl)
-        if tls_ports:
+        dport = int(c["server"].rsplit(":", 1)[1]) if c["server"] else None
+        ws = dport in ws_ports or dport in wss_ports
+        if tls_ports or (ws and dport in wss_ports):
             hs = ints(r["tls.handshake.type"])
             if 2 in hs and "tls_ver" not in c:  # ServerHello: the version chosen
                 v = ints(r["tls.handshake.extensions.supported_version"]) or ints(r["tls.handshake.version"])
@@ -120,23 +196,40 @@ def analyse(path, ports, tls_ports=(), keylog=None):
             for lvl, desc in zip(ints(r["tls.alert_message.level"]), ints(r["tls.alert_message.desc"])):
                 c.setdefault("alerts", []).append((fr, side, lvl, desc))
                 c["events"].append((fr, t, side, "alert %d" % desc, ttl))
-        types = [int(x) for x in r["mqtt.msgtype"].split(",") if x]
-        for mt in types:
-            if mt == 1 and c["client_id"] is None:
-                c["client_id"] = r["mqtt.clientid"].split(",")[0] if r["mqtt.clientid"] else ""
-                c["ver"] = first_int(r["mqtt.ver"])
-                c["ka"] = first_int(r["mqtt.kalive"])
-                c["connect_frame"] = fr
-            if mt == 2 and c["connack"] is None:
-                code = first_int(r["mqtt.connack.reason_code"])
-                if code is None:
-                    code = first_int(r["mqtt.conack.val"])
-                c["connack"], c["connack_frame"] = code, fr
-            if mt == 14:
-                rc = first_int(r["mqtt.disconnect.reason_code"])
-                c["sdisc" if side == "server" else "cdisc"] = (fr, 0 if rc is None else rc)
-            if mt in (1, 2, 12, 13, 14):
-                c["events"].append((fr, t, side, MSG[mt], ttl))
+        packets = [r]
+        if ws:
+            c.setdefault("wsbuf", {"client": b"", "server": b""})
+            c.setdefault("ws_mqtt", collections.Counter())
+            c.setdefault("ws_frames", collections.Counter())
+            if r["http.request.uri"] and "http_get" not in c:
+                c["http_get"] = (fr, r["http.request.uri"].split(",")[0])
+            if r["http.response.code"] and "http_status" not in c:
+                c["http_status"] = (fr, int(r["http.response.code"].split(",")[0]))
+            codes = ints(r["websocket.payload.close.status_code"])
+            for op in ints(r["websocket.opcode"]):
+                c["ws_frames"][(side, op)] += 1
+                if op == 8:
+                    code = codes.pop(0) if codes else None
+                    c.setdefault("ws_closes", []).append((fr, side, code))
+                    c["events"].append((fr, t, side, "Close %s" % code, ttl))
+            packets = ws_mqtt_packets(c, side, r["data.data"]) if r["data.data"] else []
+        for pk in packets:
+            for mt in [int(x) for x in pk["mqtt.msgtype"].split(",") if x]:
+                if mt == 1 and c["client_id"] is None:
+                    c["client_id"] = pk["mqtt.clientid"].split(",")[0] if pk["mqtt.clientid"] else ""
+                    c["ver"] = first_int(pk["mqtt.ver"])
+                    c["ka"] = first_int(pk["mqtt.kalive"])
+                    c["connect_frame"] = fr
+                if mt == 2 and c["connack"] is None:
+                    code = first_int(pk["mqtt.connack.reason_code"])
+                    if code is None:
+                        code = first_int(pk["mqtt.conack.val"])
+                    c["connack"], c["connack_frame"] = code, fr
+                if mt == 14:
+                    rc = first_int(pk["mqtt.disconnect.reason_code"])
+                    c["sdisc" if side == "server" else "cdisc"] = (fr, 0 if rc is None else rc)
+                if mt in (1, 2, 12, 13, 14):
+                    c["events"].append((fr, t, side, MSG[mt], ttl))
     result = []
     for c in conns.values():
         if c["syn"] is None:
@@ -161,6 +254,28 @@ def facts(c):
             out.append("TLS alert %d %s (level %d) by %s f%d" % (desc, ALERTS.get(desc, "?"), lvl, side, fr))
         if not c.get("alerts"):
             out.append("no TLS alert (no close_notify)")
+    if c.get("ws"):
+        if "http_get" in c:
+            out.append("upgrade GET %s f%d" % (c["http_get"][1], c["http_get"][0]))
+        else:
+            out.append("no HTTP upgrade seen")
+        if "http_status" in c:
+            out.append("HTTP %d f%d" % (c["http_status"][1], c["http_status"][0]))
+        elif "http_get" in c:
+            out.append("no HTTP answer")
+        fc = c.get("ws_frames", {})
+        for side in ("client", "server"):
+            data = fc.get((side, 2), 0) + fc.get((side, 0), 0)
+            if data or c.get("ws_mqtt", {}).get(side):
+                out.append("%s: %d MQTT packets in %d binary WebSocket frames" % (side, c["ws_mqtt"][side], data))
+        pings = ["%d %s by %s" % (fc[(side, op)], name, side) for op, name in ((9, "ping"), (10, "pong"))
+                 for side in ("client", "server") if fc.get((side, op))]
+        if pings:
+            out.append("WebSocket " + ", ".join(pings))
+        for fr, side, code in c.get("ws_closes", []):
+            out.append("WebSocket Close %s by %s f%d" % ("(no code)" if code is None else code, side, fr))
+        if "http_status" in c and c["http_status"][1] == 101 and not c.get("ws_closes"):
+            out.append("no WebSocket Close")
     if c.get("connect_frame"):
         out.append("CONNECT f%d (v%s, ka %ss)" % (c["connect_frame"], {4: "3.1.1", 5: "5.0", 3: "3.1"}.get(c["ver"], c["ver"]), c["ka"]))
     if c["connack"] is not None:
@@ -235,12 +350,38 @@ def check(capture, c, cause, side=None):
         elif c.get("connect_frame") is None:
             raise SystemExit("%s: TLS connection %s shows no MQTT CONNECT: key log missing or incomplete? %s" % (
                 capture, c["client"], facts(c)))
+    ws_refused = False
+    client_close_frame = False
+    if c.get("ws"):
+        st = c.get("http_status", (None, None))[1]
+        if (st is None and cause == "connect_refused" and "http_get" in c and c["first_close"] is not None
+                and c["first_close"][2] == "server"):
+            st = 0  # the server closed after the upgrade request without any HTTP answer
+        if st is None:
+            raise SystemExit("%s: WebSocket connection %s shows no HTTP upgrade answer%s: %s" % (
+                capture, c["client"], " (key log missing?)" if c.get("tls") else "", facts(c)))
+        ws_refused = st != 101
+        if st == 101 and c.get("connect_frame") is None and cause not in ("open_at_end",):
+            raise SystemExit("%s: WebSocket connection %s shows no MQTT CONNECT: %s" % (capture, c["client"], facts(c)))
+        closes = c.get("ws_closes", [])
+        # the client's Close came first, before any TCP close by the server
+        client_close_frame = bool(closes) and closes[0][1] == "client" and (
+            c["first_close"] is None or c["first_close"][2] == "client" or c["first_close"][0] > closes[0][0])
+    if c.get("ws") and cause in ("keepalive_timeout", "session_taken_over", "server_shutdown"):
+        # over WebSocket these must start with the server: its Close frame, its close_notify
+        # (wss) or its FIN/RST
+        moves = [(fr, side) for fr, side, code in c.get("ws_closes", [])[:1]]
+        moves += [(fr, side) for fr, side, lvl, desc in c.get("alerts", [])[:1]]
+        if c["first_close"]:
+            moves.append((c["first_close"][0], c["first_close"][2]))
+        problems[cause] = not moves or min(moves)[1] != "server"
     problems.update({
-        "client_disconnect": c["cdisc"] is None,
-        "connect_refused": not c["connack"],
+        "client_disconnect": c["cdisc"] is None and not client_close_frame,
+        "connect_refused": not c["connack"] and not ws_refused,
         "server_disconnect": c["sdisc"] is None,
         "open_at_end": c["first_close"] is not None,
-        "client_close": c["first_close"] is None or c["first_close"][2:4] != ("client", "FIN") or c["cdisc"] is not None,
+        "client_close": c["first_close"] is None or c["first_close"][2:4] != ("client", "FIN") or c["cdisc"] is not None
+        or any(side == "client" for fr, side, code in c.get("ws_closes", [])),
         "reset": c["first_close"] is None or c["first_close"][3] != "RST",
     })
     if problems.get(cause):
@@ -260,6 +401,10 @@ def code_of(spec, c):
     if spec == "alert":
         fa = first_alert(c)
         return fa[1] if fa else None
+    if spec == "http":  # the status of the HTTP answer to the WebSocket upgrade
+        return c["http_status"][1] if "http_status" in c else None
+    if spec == "wsclose":  # the status code of the client's WebSocket Close
+        return next((code for fr, side, code in c.get("ws_closes", []) if side == "client"), None)
     if spec in ("sdisc", "cdisc"):  # a reason code exists only in MQTT 5
         return c[spec][1] if c[spec] and c["ver"] == 5 else None
     return int(spec, 0)
@@ -275,12 +420,16 @@ def main():
     p.add_argument("--ports", default="1883")
     p.add_argument("--tls-ports", default="", help="MQTT-over-TLS server ports (comma-separated)")
     p.add_argument("--keylog", help="NSS key log for the TLS sessions, relative to --dir")
+    p.add_argument("--ws-ports", default="", help="MQTT-over-WebSocket server ports (ws://)")
+    p.add_argument("--wss-ports", default="", help="MQTT-over-WebSocket-over-TLS server ports (wss://)")
     p.add_argument("--findings", default="")
     p.add_argument("--rule", action="append", default=[])
     p.add_argument("--out", required=True)
     a = p.parse_args()
     ports = [int(x) for x in a.ports.split(",") if x]
     tls_ports = [int(x) for x in a.tls_ports.split(",") if x]
+    ws_ports = [int(x) for x in a.ws_ports.split(",") if x]
+    wss_ports = [int(x) for x in a.wss_ports.split(",") if x]
     keylog = os.path.join(a.dir, a.keylog) if a.keylog else None
     path = os.path.join(a.dir, a.capture)
     tmp = None
@@ -289,7 +438,7 @@ def main():
         tmp = tempfile.NamedTemporaryFile(suffix=".pcap", delete=False)
         subprocess.run(["mergecap", "-F", "pcap", "-w", tmp.name] + files, check=True)
         path = tmp.name
-    conns = analyse(path, ports, tls_ports, keylog)
+    conns = analyse(path, ports, tls_ports, keylog, ws_ports, wss_ports)
     if tmp:
         os.unlink(tmp.name)
     seen = collections.Counter(c["client"] for c in conns)
@@ -304,11 +453,15 @@ def main():
                 break
         else:
             raise SystemExit("%s: no rule for connection %s id=%s" % (a.capture, c["client"], c["client_id"]))
-        c["tls"] = int(c["server"].rsplit(":", 1)[1]) in tls_ports
+        sport = int(c["server"].rsplit(":", 1)[1])
+        c["tls"] = sport in tls_ports or sport in wss_ports
+        c["ws"] = "ws" if sport in ws_ports else "wss" if sport in wss_ports else None
         check(a.capture, c, cause, side)
         v = collections.OrderedDict([("client", c["client"]), ("server", c["server"]),
                                      ("client_id", c["client_id"])])
-        if c["tls"]:
+        if c["ws"]:
+            v["transport"] = c["ws"]
+        elif c["tls"]:
             v["transport"] = "tls"
         v.update([("cause", cause), ("layer", nul(layer)), ("side", nul(side)), ("code", code_of(code, c)),
                   ("note", (note + " | " if note else "") + "tshark: " + facts(c))])
@@ -320,7 +473,9 @@ def main():
         ("capture", a.capture), ("scenario", a.scenario), ("vantage", a.vantage),
         ("how", a.how + " tshark shows %d TCP connection(s), SYNs at frames %s; each note quotes its frames (fN = frame N)." % (
             len(conns), ", ".join(str(c["syn"]) for c in conns[:12]) + (" ..." if len(conns) > 12 else ""))),
-        ("mqtt_ports", ports)] + ([("tls_ports", tls_ports), ("keylog", a.keylog)] if tls_ports else []) + [
+        ("mqtt_ports", ports)] + ([("tls_ports", tls_ports), ("keylog", a.keylog)] if tls_ports else []) +
+        ([("ws_ports", ws_ports)] if ws_ports else []) + ([("wss_ports", wss_ports)] if wss_ports else []) +
+        ([("keylog", a.keylog)] if wss_ports and a.keylog and not tls_ports else []) + [
         ("connections", out),
         ("findings", [f for f in a.findings.split(",") if f])])
     with open(a.out, "w") as f:
