@@ -4,6 +4,7 @@
 use crate::engine::Analysis;
 use crate::mqtt::Packet;
 use crate::session::{TcpEndKind, What};
+use crate::transport::TransportKind;
 use crate::verdict::Judged;
 use std::io::{self, Write};
 
@@ -48,10 +49,13 @@ pub fn write_table(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
             .as_deref()
             .map(shorten)
             .unwrap_or_else(|| "-".into());
-        let version = match (c.protocol, c.encrypted) {
-            (_, true) => c.transport.name(),
-            (Some(v), _) => v.name(),
-            (None, _) => "-",
+        // The MQTT version, with the carrier when it is not plain TCP (`5.0/wss`); `tls`
+        // alone when the version is encrypted.
+        let version = match (c.protocol, c.transport) {
+            (Some(v), TransportKind::Tcp) => v.name().to_string(),
+            (Some(v), t) => format!("{}/{}", v.name(), t.name()),
+            (None, TransportKind::Tcp) => "-".to_string(),
+            (None, t) => t.name().to_string(),
         };
         writeln!(
             out,

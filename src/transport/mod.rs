@@ -194,9 +194,7 @@ impl Transport {
             Side::Client if tls::looks_like_client_hello(payload) => {
                 Transport::Tls(Box::new(Secure::new(start_seen)))
             }
-            Side::Client if ws::looks_like_upgrade(payload) => {
-                Transport::Ws(Box::default())
-            }
+            Side::Client if ws::looks_like_upgrade(payload) => Transport::Ws(Box::default()),
             _ => Transport::Other,
         };
     }

@@ -525,7 +525,15 @@ fn not_mqtt_flows() {
             NotMqtt::NoUpgrade,
         ),
         (
-            vec![Step::Data(C, request("graphql-ws", ""))],
+            // Another subprotocol on a path that does not name MQTT (on `/mqtt`, or with
+            // `mqttv5` offered, it is MQTT's: a broker may refuse it).
+            vec![Step::Data(
+                C,
+                String::from_utf8(request("graphql-ws", ""))
+                    .unwrap()
+                    .replace("/mqtt", "/graphql")
+                    .into_bytes(),
+            )],
             NotMqtt::OtherSubprotocol,
         ),
         (

@@ -110,6 +110,11 @@ pub(super) fn is_mqtt_protocol(p: &str) -> bool {
     p.eq_ignore_ascii_case("mqtt") || p.eq_ignore_ascii_case("mqttv3.1")
 }
 
+/// Whether a name mentions MQTT (a subprotocol like `mqttv5`, a path like `/mqtt`).
+fn names_mqtt(s: &str) -> bool {
+    s.to_ascii_lowercase().contains("mqtt")
+}
+
 /// Whether a complete request head is a WebSocket upgrade: `GET`, HTTP/1.1 or later, and
 /// `Upgrade: websocket`.
 pub(super) fn is_upgrade_request(req: &httparse::Request<'_, '_>) -> bool {
@@ -140,8 +145,11 @@ pub(super) fn read_request(head: &[u8], facts: &mut WsFacts) -> Result<(), NotMq
     if !is_upgrade_request(&req) {
         return Err(NotMqtt::NoUpgrade);
     }
+    // A client that offers only other subprotocols is still MQTT's when it asks for an MQTT
+    // path or an MQTT-looking name (`mqttv5`): a broker may refuse it, which is a verdict.
     let offered = &facts.subprotocol_offered;
-    if !offered.is_empty() && !offered.iter().any(|p| is_mqtt_protocol(p)) {
+    let mqtt_path = facts.path.as_deref().is_some_and(names_mqtt);
+    if !offered.is_empty() && !offered.iter().any(|p| names_mqtt(p)) && !mqtt_path {
         return Err(NotMqtt::OtherSubprotocol);
     }
     Ok(())
