@@ -97,6 +97,9 @@ pub enum Transport {
     Undecided {
         /// The capture holds the connection's start.
         start_seen: bool,
+        /// The server port is named as MQTT's: bytes that are no other carrier's greeting
+        /// are plain MQTT (a capture that starts mid-flow), not another protocol.
+        mqtt_port: bool,
     },
     /// Plain MQTT.
     Plain,
@@ -132,9 +135,15 @@ impl Transport {
     /// The carrier a connection to a server port starts with.
     pub fn for_port(hint: PortHint, start_seen: bool) -> Transport {
         match hint {
-            PortHint::Mqtt => Transport::Plain,
+            PortHint::Mqtt => Transport::Undecided {
+                start_seen,
+                mqtt_port: true,
+            },
             PortHint::Tls => Transport::Tls(Box::new(Secure::new(start_seen))),
-            PortHint::None => Transport::Undecided { start_seen },
+            PortHint::None => Transport::Undecided {
+                start_seen,
+                mqtt_port: false,
+            },
         }
     }
 
@@ -158,6 +167,9 @@ impl Transport {
             Transport::Tls(t) if t.is_ws() => Some(TransportKind::Wss),
             Transport::Tls(t) if offers_only_http(t.facts()) => None,
             Transport::Tls(_) => Some(TransportKind::Tls),
+            Transport::Undecided {
+                mqtt_port: true, ..
+            } => Some(TransportKind::Tcp),
             Transport::Undecided { .. } | Transport::Other => None,
         }
     }
@@ -180,10 +192,15 @@ impl Transport {
     }
 
     /// Decides an undecided carrier from one side's first payload: a CONNECT is plain
-    /// MQTT, a ClientHello TLS and an HTTP upgrade WebSocket, on any port; anything else is
-    /// not MQTT.
+    /// MQTT, a ClientHello TLS and an HTTP upgrade WebSocket, on any port (a WebSocket
+    /// listener given by `--port` included); anything else is plain MQTT on an MQTT port
+    /// and not MQTT elsewhere.
     pub fn sniff(&mut self, side: Side, payload: &[u8]) {
-        let Transport::Undecided { start_seen } = *self else {
+        let Transport::Undecided {
+            start_seen,
+            mqtt_port,
+        } = *self
+        else {
             return;
         };
         if payload.is_empty() {
@@ -195,6 +212,7 @@ impl Transport {
                 Transport::Tls(Box::new(Secure::new(start_seen)))
             }
             Side::Client if ws::looks_like_upgrade(payload) => Transport::Ws(Box::default()),
+            _ if mqtt_port => Transport::Plain,
             _ => Transport::Other,
         };
     }
