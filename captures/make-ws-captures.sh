@@ -274,6 +274,7 @@ versions() {
 }
 # MQTT version per broker: aedes speaks 3.1 and 3.1.1 only (a 5.0 CONNECT gets CONNACK 1)
 v5() { [[ $BROKER == mosquitto ]] && echo 5 || echo 4; }
+vname() { [[ $1 == 5 ]] && echo 5.0 || echo 3.1.1; }
 
 # --------------------------------------------------------------- scenarios ---------
 # Naming: TRANSPORT-WHAT-BROKER[-client]; ws-tcp-twin-WHAT are the plain MQTT twins (same
@@ -295,8 +296,8 @@ clean() {  # clean TRANSPORT BROKER [client]
   sleep 0.5
   cap_stop "$CAPB" ${CAPC:-}
   versions
-  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883 (the twin of ws-clean-mosquitto)" || echo "$tr")
-  local how="$BROKER_DESC, $what. paho-mqtt 1.6 (MQTT $v, keepalive 2) subscribes, publishes twice, idles 5 s and calls disconnect(); MQTT.js (MQTT $v, keepalive 2) does the same and calls end(); lab/ws_client.py (3.1.1, keepalive 2) pings for 4 s and sends DISCONNECT$([[ $tr != tcp ]] && echo ", then a WebSocket Close 1000")."
+  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883, the twin of ws-clean-mosquitto" || echo "$tr")
+  local how="$BROKER_DESC, $what. paho-mqtt 1.6 (MQTT $(vname "$v"), keepalive 2) subscribes, publishes twice, idles 5 s and calls disconnect(); MQTT.js (MQTT $(vname "$v"), keepalive 2) does the same and calls end(); lab/ws_client.py (3.1.1, keepalive 2) pings for 4 s and sends DISCONNECT$([[ $tr != tcp ]] && echo ", then a WebSocket Close 1000")."
   local r=("id=paho-clean|client_disconnect|none|client|cdisc|paho disconnect(): DISCONNECT"
            "id=mqttjs-clean|client_disconnect|none|client|cdisc|MQTT.js end(): DISCONNECT"
            "id=raw-clean|client_disconnect|none|client|cdisc|DISCONNECT$([[ $tr != tcp ]] && echo ", then Close 1000")")
@@ -330,8 +331,8 @@ stalled() {  # stalled TRANSPORT BROKER [client]
   kill -CONT "$pp" 2>/dev/null || true
   grep -q '"peer_closed"' "$WORK/raw.log" || die "raw-silent was not closed by the broker: $(cat "$WORK/raw.log")"
   versions
-  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883 (the twin of ws-keepalive-stalled-mosquitto)" || echo "$tr")
-  local how="$BROKER_DESC, $what. paho-mqtt (MQTT $v, keepalive 5) is SIGSTOPped 6.5 s in, after its first PINGREQ; MQTT.js (3.1.1, keepalive 3) blocks its event loop for 60 s 0.5 s after CONNACK; lab/ws_client.py (3.1.1, keepalive 3) sends CONNECT and then nothing. The broker closes each for keepalive."
+  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883, the twin of ws-keepalive-stalled-mosquitto" || echo "$tr")
+  local how="$BROKER_DESC, $what. paho-mqtt (MQTT $(vname "$v"), keepalive 5) is SIGSTOPped 6.5 s in, after its first PINGREQ; MQTT.js (3.1.1, keepalive 3) blocks its event loop for 60 s 0.5 s after CONNACK; lab/ws_client.py (3.1.1, keepalive 3) sends CONNECT and then nothing. The broker closes each for keepalive."
   local r=("id=paho-stalled|keepalive_timeout|protocol|server|null|SIGSTOPped after its first PINGREQ"
            "id=mqttjs-stalled|keepalive_timeout|protocol|server|null|event loop blocked after CONNACK"
            "id=raw-silent|keepalive_timeout|protocol|server|null|silent after CONNECT")
@@ -364,9 +365,9 @@ killed() {  # killed TRANSPORT BROKER
   sleep 2
   cap_stop "$CAPB"
   versions
-  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883 (the twin of ws-client-killed-mosquitto)" || echo "$tr")
+  local what=$([[ $tr == tcp ]] && echo "plain MQTT/TCP on 1883, the twin of ws-client-killed-mosquitto" || echo "$tr")
   expect "$n" broker "$tr" "client processes SIGKILLed over $what ($BROKER): the kernel closes their sockets with FIN, no DISCONNECT$([[ $tr != tcp ]] && echo ", no WebSocket Close")" \
-    "$BROKER_DESC, $what. paho-mqtt (MQTT $v, keepalive 5), MQTT.js (MQTT $v, keepalive 5; both subscribed to a topic nobody publishes on, so nothing is unread when they die) and lab/ws_client.py (3.1.1, keepalive 10, silent) were SIGKILLed 3 s after start. Broker's veth." "" \
+    "$BROKER_DESC, $what. paho-mqtt (MQTT $(vname "$v"), keepalive 5), MQTT.js (MQTT $(vname "$v"), keepalive 5; both subscribed to a topic nobody publishes on, so nothing is unread when they die) and lab/ws_client.py (3.1.1, keepalive 10, silent) were SIGKILLed 3 s after start. Broker's veth." "" \
     "*|client_close|protocol|client|null|SIGKILLed: kernel FIN, no DISCONNECT$([[ $tr != tcp ]] && echo ", no Close frame")"
 }
 sc_ws-client-killed-mosquitto() { killed ws mosquitto; }
@@ -388,8 +389,8 @@ takeover() {  # takeover TRANSPORT BROKER
   grep -q '"peer_closed"' "$WORK/a.log" || die "the first twin-$tr was not closed by the broker: $(cat "$WORK/a.log")"
   grep -qE 'already connected, closing old connection|clientDisconnect twin' "$WORK/broker.log" || die "the broker logged no takeover"
   versions
-  expect "$n" broker "$tr" "session takeover over $tr ($BROKER, MQTT $v): a second client CONNECTs with the same client id; the broker closes the first" \
-    "$BROKER_DESC, $tr. lab/ws_client.py (MQTT $v, keepalive 5) connected as twin-$tr and pings; 3 s later MQTT.js connected with the same id, published once and, 1 s later, called end(). Broker's veth." \
+  expect "$n" broker "$tr" "session takeover over $tr ($BROKER, MQTT $(vname "$v")): a second client CONNECTs with the same client id; the broker closes the first" \
+    "$BROKER_DESC, $tr. lab/ws_client.py (MQTT $(vname "$v"), keepalive 5) connected as twin-$tr and pings; 3 s later MQTT.js connected with the same id, published once and, 1 s later, called end(). Broker's veth." \
     "session_taken_over" \
     "id=twin-$tr&first|session_taken_over|protocol|server|sdisc|first holder of the id, taken over" \
     "id=twin-$tr&last|client_disconnect|none|client|cdisc|the new holder (MQTT.js end()): DISCONNECT"
@@ -430,7 +431,7 @@ sigterm() {  # sigterm BROKER [aedes_ws.js --sigterm mode]
   [[ $br == mosquitto ]] && what="mosquitto's own SIGTERM handling"
   [[ $mode == close1001 ]] && what="a SIGTERM handler in lab/node/aedes_ws.js sends every client a WebSocket Close 1001 and exits 1 s later"
   expect "$n" broker ws "broker ($BROKER) gets SIGTERM while 6 WebSocket clients are connected ($what)" \
-    "$BROKER_DESC, ws. Four lab/ws_client.py (keepalive 10; sigterm-raw-0..3, even 3.1.1, odd MQTT $v), paho-mqtt and MQTT.js (MQTT $v, keepalive 5) connected; 3 s later the broker got SIGTERM ($what). Broker's veth." \
+    "$BROKER_DESC, ws. Four lab/ws_client.py (keepalive 10; sigterm-raw-0..3, even 3.1.1, odd MQTT $(vname "$v")), paho-mqtt and MQTT.js (MQTT $(vname "$v"), keepalive 5) connected; 3 s later the broker got SIGTERM ($what). Broker's veth." \
     "server_shutdown" \
     "*|server_shutdown|protocol|server|null|closed when the broker got SIGTERM"
 }
@@ -453,7 +454,7 @@ close_only() {  # close_only BROKER: WebSocket Close without MQTT DISCONNECT
   cap_stop "$CAPB"
   versions
   expect "$n" broker ws "clients end with a WebSocket Close and no MQTT DISCONNECT ($BROKER): Close 1000, Close 1001; and MQTT.js end(true), which sends neither" \
-    "$BROKER_DESC, ws. lab/ws_client.py close-1000 (3.1.1) and close-1001 (MQTT $v), keepalive 3, ping for 4 s and then send a WebSocket Close 1000 / 1001 without DISCONNECT, wait up to 2 s for the broker's Close and close TCP; MQTT.js (MQTT $v) calls end(true) 1 s after CONNACK (force): it sends no DISCONNECT and no Close either, just FIN. Broker's veth." "" \
+    "$BROKER_DESC, ws. lab/ws_client.py close-1000 (3.1.1) and close-1001 (MQTT $(vname "$v")), keepalive 3, ping for 4 s and then send a WebSocket Close 1000 / 1001 without DISCONNECT, wait up to 2 s for the broker's Close and close TCP; MQTT.js (MQTT $(vname "$v")) calls end(true) 1 s after CONNACK (force): it sends no DISCONNECT and no Close either, just FIN. Broker's veth." "" \
     "idprefix=close-|client_disconnect|none|client|wsclose|WebSocket Close without DISCONNECT" \
     "id=mqttjs-force|client_close|protocol|client|null|MQTT.js end(true): FIN, no DISCONNECT, no WebSocket Close"
 }
@@ -473,7 +474,7 @@ split() {  # split BROKER: MQTT packets split across WebSocket frames, several i
   cap_stop "$CAPB"
   versions
   expect "$n" broker ws "MQTT packets split across WebSocket frames and several MQTT packets in one frame ($BROKER); both clients end with DISCONNECT" \
-    "$BROKER_DESC, ws. lab/ws_client.py split-messages (3.1.1, keepalive 2) sends its CONNECT cut into 3 binary WebSocket messages (each frame with FIN set), then SUBSCRIBE + PUBLISH QoS 1 + PUBLISH QoS 0 + PINGREQ in one frame, pings for 3 s, and sends its DISCONNECT cut into two 1-byte frames, then Close 1000; split-fragments (MQTT $v) sends its CONNECT as one fragmented message (binary frame without FIN, continuation, continuation with FIN), the same four packets in one frame, pings, DISCONNECT and Close 1000. Both are legal (MQTT 3.1.1 section 6, MQTT 5.0 section 6: packets need not be aligned with WebSocket frames). Broker's veth." "" \
+    "$BROKER_DESC, ws. lab/ws_client.py split-messages (3.1.1, keepalive 2) sends its CONNECT cut into 3 binary WebSocket messages (each frame with FIN set), then SUBSCRIBE + PUBLISH QoS 1 + PUBLISH QoS 0 + PINGREQ in one frame, pings for 3 s, and sends its DISCONNECT cut into two 1-byte frames, then Close 1000; split-fragments (MQTT $(vname "$v")) sends its CONNECT as one fragmented message (binary frame without FIN, continuation, continuation with FIN), the same four packets in one frame, pings, DISCONNECT and Close 1000. Both are legal (MQTT 3.1.1 section 6, MQTT 5.0 section 6: packets need not be aligned with WebSocket frames). Broker's veth." "" \
     "*|client_disconnect|none|client|cdisc|DISCONNECT (split or whole), then Close 1000"
 }
 sc_ws-split-frames-mosquitto() { split mosquitto; }
