@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that sets up and runs the main job on the bundled captures: analyze every
-# capture in captures/ (and captures/tls/) and write the SVG report to report/.
+# capture in captures/ (and captures/tls/, tls-dsb/, ws/) and write the SVG report to report/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,6 +18,20 @@ done
 for capture in captures/tls/*.pcap; do
     echo "=== $capture"
     "$bin" analyze "$capture" || [ $? -eq 4 ]
+    echo
+done
+# The same TLS captures decrypted by the secrets inside their pcapng copies (captures/tls-dsb/),
+# and MQTT over WebSocket, ws and wss, with no port flag (wss decrypted with its key log).
+for capture in captures/tls-dsb/*.pcapng; do
+    echo "=== $capture (secrets inside)"
+    "$bin" analyze "$capture" || [ $? -eq 4 ]
+    echo
+done
+for capture in captures/ws/*.pcap; do
+    echo "=== $capture"
+    keys=${capture%.pcap}.keys
+    if [ -f "$keys" ]; then "$bin" analyze "$capture" --keylog "$keys" || [ $? -eq 4 ]
+    else "$bin" analyze "$capture" || [ $? -eq 4 ]; fi
     echo
 done
 # One report per capture: report/<capture>/index.html with its SVG charts.
