@@ -7,6 +7,7 @@ use crate::mqtt::PacketKind;
 use crate::session::What;
 use crate::tcp::{Side, TcpEventKind};
 use crate::time::{Span, Timestamp};
+use crate::transport::ws::WsEventKind;
 use crate::verdict::Judged;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,6 +90,8 @@ fn mark_of(what: &What) -> Option<Mark> {
         What::Tcp(TcpEventKind::Retransmission) => Some(Mark::Retransmission),
         What::Tcp(TcpEventKind::Fin) => Some(Mark::Fin),
         What::Tcp(TcpEventKind::Rst) => Some(Mark::Rst),
+        What::Ws(WsEventKind::Close { .. }) => Some(Mark::WsClose),
+        What::Ws(WsEventKind::Ping | WsEventKind::Pong) => Some(Mark::WsPing),
         _ => None,
     }
 }
@@ -157,7 +160,11 @@ pub fn sample(
         total += 1;
         let side = m.side.map_or(2, |s| s.idx() as u8);
         let column = (px(m.at) / SAMPLE_PX).floor() as i64;
-        let kind = Mark::ALL.iter().position(|&k| k == m.mark).unwrap_or(0);
+        let kind = Mark::ALL
+            .iter()
+            .chain(&Mark::WEBSOCKET)
+            .position(|&k| k == m.mark)
+            .unwrap_or(0);
         if seen.insert((kind, side, column)) {
             kept.push(m);
         }

@@ -47,6 +47,10 @@ pub enum Mark {
     MissedDeadline,
     /// An idle gap (no packet either way).
     IdleGap,
+    /// A WebSocket Close frame.
+    WsClose,
+    /// A WebSocket ping or pong.
+    WsPing,
 }
 
 impl Mark {
@@ -65,6 +69,9 @@ impl Mark {
         Mark::IdleGap,
     ];
 
+    /// The marks of WebSocket connections, in the legend only when one is drawn.
+    pub const WEBSOCKET: [Mark; 2] = [Mark::WsClose, Mark::WsPing];
+
     /// Its colour; no two marks share one.
     pub fn colour(self) -> RGBColor {
         match self {
@@ -79,6 +86,8 @@ impl Mark {
             Mark::Deadline => RGBColor(0x9E, 0x9E, 0x9F),
             Mark::MissedDeadline => RGBColor(0xC2, 0x18, 0x5B),
             Mark::IdleGap => RGBColor(0xFF, 0xF1, 0xC1),
+            Mark::WsClose => RGBColor(0x28, 0x35, 0x93),
+            Mark::WsPing => RGBColor(0x00, 0x89, 0x7B),
         }
     }
 
@@ -101,6 +110,8 @@ impl Mark {
             Mark::Deadline => "keepalive deadline met (dashed)",
             Mark::MissedDeadline => "keepalive deadline missed (dashed)",
             Mark::IdleGap => "idle gap (no packet)",
+            Mark::WsClose => "WebSocket Close",
+            Mark::WsPing => "WebSocket ping / pong",
         }
     }
 
@@ -125,6 +136,8 @@ impl Mark {
                 [(x - 8, y - half), (x + 8, y + half)],
                 c.filled(),
             )),
+            Mark::WsClose => bar(area, x, y, half, c.stroke_width(1)),
+            Mark::WsPing => area.draw(&Circle::new((x, y), 3, c.stroke_width(1))),
         }
     }
 }

@@ -144,8 +144,12 @@ fn lane_labels(root: &Area, c: &Judged, y: i32) -> DrawResult {
 pub fn verdict_label(c: &Judged) -> (String, RGBColor) {
     let v = &c.verdict;
     let mut s = v.cause.name().to_string();
-    if let Some(code) = v.code {
-        s.push_str(&format!(" 0x{code:02X}"));
+    // MQTT reason codes and TLS alerts in hex as the specs give them; HTTP statuses and
+    // WebSocket close codes (above 255) in decimal.
+    match v.code {
+        Some(code) if code > 0xFF => s.push_str(&format!(" {code}")),
+        Some(code) => s.push_str(&format!(" 0x{code:02X}")),
+        None => {}
     }
     if let Some(side) = v.side.filter(|_| v.cause.is_drop()) {
         s.push_str(&format!(" ({})", side.name()));
@@ -155,6 +159,9 @@ pub fn verdict_label(c: &Judged) -> (String, RGBColor) {
 
 fn legend(plan: &Plan, drawn: usize, total: usize) -> Vec<Entry> {
     let mut e: Vec<Entry> = Mark::ALL.iter().map(|&m| Entry::mark(m)).collect();
+    if plan.lanes.iter().any(|c| c.ws.is_some()) {
+        e.extend(Mark::WEBSOCKET.iter().map(|&m| Entry::mark(m)));
+    }
     let verdicts = [
         (
             Cause::Reset,
