@@ -7,6 +7,7 @@ use dropscope::mqtt::{self, Framing, Version};
 use dropscope::source::Timeline;
 use dropscope::tcp::{Piece, Reassembler, Seq, Side, StreamEvent, TcpEvent, TcpEventKind};
 use dropscope::time::Timestamp;
+use dropscope::transport::tls::decrypt::KeyLog;
 use dropscope::transport::tls::{TlsOutput, TlsTransport};
 use dropscope::{Analyzer, Config, FrameRef};
 use std::io::Write;
@@ -209,6 +210,20 @@ pub fn tls(data: &[u8]) {
         return;
     };
     let mut t = TlsTransport::new(flags & 1 != 0);
+    // Bit 1: a key log holding secrets for the all-zero client random, so that sessions the
+    // input gives that random are decrypted (with keys that fail most tags: the fallback).
+    let mut keys = KeyLog::default();
+    if flags & 2 != 0 {
+        let random = "00".repeat(32);
+        let (s32, s48) = ("ab".repeat(32), "cd".repeat(48));
+        keys.add_text(&format!(
+            "CLIENT_RANDOM {random} {s48}\n\
+             CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {s32}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {s32}\n\
+             CLIENT_TRAFFIC_SECRET_0 {random} {s32}\n\
+             SERVER_TRAFFIC_SECRET_0 {random} {s32}\n"
+        ));
+    }
     let mut frame = 0u64;
     let mut ms = 0i64;
     let mut bad = None;
@@ -216,6 +231,7 @@ pub fn tls(data: &[u8]) {
         let f = match o {
             TlsOutput::Inferred(p) => p.at.frame,
             TlsOutput::Event(e) => e.at.frame,
+            TlsOutput::Plain { at, .. } | TlsOutput::Gap { at, .. } => at.frame,
         };
         if f == 0 || f > fed {
             bad = Some(f);
@@ -247,7 +263,7 @@ pub fn tls(data: &[u8]) {
                 StreamEvent::Tcp(TcpEvent { at, side, kind })
             }
         };
-        t.on_event(&ev, &mut |o| check(o, frame));
+        t.on_event(&ev, &keys, &mut |o| check(o, frame));
         assert!(t.buffered() <= 256 * 1024, "bytes held: {}", t.buffered());
     }
     t.finish(&mut |o| check(o, frame));
