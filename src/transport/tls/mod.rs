@@ -1,12 +1,14 @@
-//! TLS without keys: both directions of one TCP connection read as TLS records, the
-//! handshake's plaintext facts (version, suite, SNI, ALPN, certificates, alerts) and MQTT
-//! packets inferred from the sizes of encrypted records.
+//! TLS: both directions of one TCP connection read as TLS records, the handshake's
+//! plaintext facts (version, suite, SNI, ALPN, certificates, alerts), and either the
+//! decrypted application bytes (when a key log holds the session: `decrypt` for the key
+//! schedules and ciphers, `decrypting` for which key opens each record) or, without keys,
+//! MQTT packets inferred from the sizes of encrypted records.
 //!
 //! Sans-IO: [`TlsTransport`] takes the TCP stage's [`StreamEvent`]s in stream order and calls
 //! back with [`TlsOutput`]s; time comes only from the frames. Files: `record` (framing per
 //! direction, gaps and resync), `handshake` (messages via tls-parser and x509-parser),
 //! `sizes` (record length → plaintext length per suite family), `state` (the handshake
-//! followed without keys), `infer` and `writes` (MQTT packets from record sizes, the
+//! followed record by record, decrypting when it can), `infer` and `writes` (MQTT packets from record sizes, the
 //! keepalive from their cadence), `facts` (the output types).
 //!
 //! Without keys the handshake state is followed from content types and sizes alone:
