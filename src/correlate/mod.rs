@@ -234,9 +234,9 @@ fn server_close_time(c: &Connection) -> Option<Timestamp> {
         .as_ref()
         .filter(|d| d.side == Side::Server)
         .map(|d| d.at.ts);
-    // Over TLS the server says it closes with close_notify before its FIN, and the client
-    // may answer with its own FIN first.
-    let notify = c.close_notify(Side::Server).map(|at| at.ts);
+    // Over TLS (close_notify) and WebSocket (a Close frame) the server says it closes before
+    // its FIN, and the client may answer with its own FIN first.
+    let notify = c.announced_close(Side::Server).map(|at| at.ts);
     d.or(notify)
         .or(c.tcp_end.filter(|e| e.by == Side::Server).map(|e| e.at.ts))
 }

@@ -359,7 +359,7 @@ impl Connection {
 
     /// A side's announced close: its TLS close_notify or its WebSocket Close frame,
     /// whichever came first.
-    pub fn close_notify(&self, side: Side) -> Option<FrameRef> {
+    pub fn announced_close(&self, side: Side) -> Option<FrameRef> {
         let tls = self
             .tls
             .as_ref()
@@ -374,14 +374,14 @@ impl Connection {
     }
 
     /// How the connection was ended as the endpoints meant it: its first FIN or RST, except
-    /// that over TLS an endpoint announces its close with close_notify before its FIN and
-    /// the peer may FIN first in reply, so a close_notify sent before the other side's
-    /// FIN/RST is the close.
+    /// that over TLS and WebSocket an endpoint announces its close (close_notify, a Close
+    /// frame) before its FIN and the peer may FIN first in reply, so an announced close sent
+    /// before the other side's FIN/RST is the close.
     pub fn close(&self) -> Option<TcpEnd> {
         let end = self.tcp_end?;
         let notify = [Side::Client, Side::Server]
             .into_iter()
-            .filter_map(|s| self.close_notify(s).map(|at| (s, at)))
+            .filter_map(|s| self.announced_close(s).map(|at| (s, at)))
             .min_by_key(|(_, at)| at.frame);
         Some(match notify {
             Some((by, at)) if by != end.by && at.frame < end.at.frame => TcpEnd {

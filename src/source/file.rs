@@ -54,10 +54,7 @@ impl CaptureFile {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
-        let mut magic = [0u8; 4];
-        let got = read_prefix(&mut file, &mut magic).map_err(io)?;
-        let gzipped = got >= 2 && magic[..2] == [0x1f, 0x8b];
+        let (format, gzipped) = file_format(path).map_err(io)?;
         let (capture, gunzip) = if gzipped {
             let (capture, thread) = open_gzip(path)?;
             (capture, Some(thread))
@@ -71,11 +68,6 @@ impl CaptureFile {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let format = if gzipped {
-            sniff_gzip_format(path)
-        } else {
-            format_of(&magic[..got])
-        };
         let linktype = capture.get_datalink().0 as u32;
         let filter = match filter {
             Some(text) => Some(compile_filter(&capture, text)?),
@@ -186,6 +178,19 @@ impl CaptureFile {
         };
         Some((frame, passes))
     }
+}
+
+/// A capture file's format from its magic number, looking inside gzip; and whether it is
+/// gzip-compressed.
+pub(super) fn file_format(path: &Path) -> std::io::Result<(Format, bool)> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 4];
+    let got = read_prefix(&mut file, &mut magic)?;
+    Ok(if got >= 2 && magic[..2] == [0x1f, 0x8b] {
+        (sniff_gzip_format(path), true)
+    } else {
+        (format_of(&magic[..got]), false)
+    })
 }
 
 fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -2,6 +2,7 @@
 //! --inject-secrets` and Wireshark write). libpcap skips these blocks, so they are read in a
 //! pre-pass with `pcap-parser`, which walks the blocks without copying packet data.
 
+use super::Format;
 use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader, traits::PcapReaderIterator};
 use std::fs::File;
@@ -22,9 +23,10 @@ const MAX_SECRET_BYTES: usize = 96 << 20;
 /// many. A classic pcap file has none. Reading stops quietly at the first damaged block:
 /// the capture reader reports damage with its offset.
 pub fn pcapng_tls_key_logs(path: &Path, each: &mut impl FnMut(&[u8])) -> std::io::Result<usize> {
-    let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
-    let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let (format, gz) = super::file::file_format(path)?;
+    if format != Format::Pcapng {
+        return Ok(0);
+    }
     let file = File::open(path)?;
     if gz {
         Ok(scan(flate2::read::MultiGzDecoder::new(file), each))

@@ -264,11 +264,17 @@ fn ws_event(w: &mut WsTransport, ev: StreamEvent<'_>, out: &mut impl FnMut(Deliv
         }
         StreamEvent::Gap { side, len, at } => w.gap(side, len, at, &mut |o| out(ws_delivery(&o))),
         StreamEvent::Tcp(e) => {
-            if matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) {
-                w.closed(e.side, e.at, &mut |o| out(ws_delivery(&o)));
-            }
+            ws_tcp_end(w, e, out);
             out(Delivery::Tcp(e));
         }
+    }
+}
+
+/// Tells a WebSocket reader of its side's FIN or RST (a close with no Close frame first is
+/// a fact of its own).
+fn ws_tcp_end(w: &mut WsTransport, e: TcpEvent, out: &mut impl FnMut(Delivery<'_>)) {
+    if matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) {
+        w.closed(e.side, e.at, &mut |o| out(ws_delivery(&o)));
     }
 }
 

@@ -4,9 +4,9 @@
 use super::tls::decrypt::KeyLog;
 use super::tls::{TlsFacts, TlsOutput, TlsTransport};
 use super::ws::{self, WsFacts, WsTransport};
-use super::{Delivery, ws_delivery};
+use super::{Delivery, ws_delivery, ws_tcp_end};
 use crate::evidence::FrameRef;
-use crate::tcp::{Side, StreamEvent, TcpEventKind};
+use crate::tcp::{Side, StreamEvent};
 
 /// What the decrypted bytes are.
 enum Inner {
@@ -66,10 +66,8 @@ impl Secure {
         let inner = &mut self.inner;
         self.tls.on_event(ev, keys, &mut |o| deliver(inner, o, out));
         if let StreamEvent::Tcp(e) = *ev {
-            if matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst)
-                && let Inner::Ws(w) = inner
-            {
-                w.closed(e.side, e.at, &mut |o| out(ws_delivery(&o)));
+            if let Inner::Ws(w) = inner {
+                ws_tcp_end(w, e, out);
             }
             out(Delivery::Tcp(e));
         }

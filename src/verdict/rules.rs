@@ -68,16 +68,19 @@ const RULES: &[Rule] = &[
 
 /// Decides why `c` ended.
 pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
-    if let Some(v) = super::tls::handshake_failed(c).or_else(|| super::ws::upgrade_refused(c)) {
-        return v;
-    }
-    let mut v = RULES
-        .iter()
-        .find_map(|rule| rule(c, t))
-        .unwrap_or_else(|| unknown(c));
+    // A transport that never carried MQTT (a failed TLS handshake, a refused upgrade) is
+    // judged from its own facts, before the MQTT rules and without their qualifiers.
+    let early = super::tls::handshake_failed(c).or_else(|| super::ws::upgrade_refused(c));
+    let mut v = early.unwrap_or_else(|| {
+        let mut v = RULES
+            .iter()
+            .find_map(|rule| rule(c, t))
+            .unwrap_or_else(|| unknown(c));
+        super::tls::qualify(c, &mut v);
+        v
+    });
     v.vantage = super::vantage::vantage(c);
     v.basis = c.basis;
-    super::tls::qualify(c, &mut v);
     v
 }
 

@@ -54,7 +54,6 @@ pub(super) fn handshake_failed(c: &Connection) -> Option<Verdict> {
         Some(actor(side)),
         rule,
     );
-    v.basis = c.basis;
     v.code = alert.and_then(|a| a.description).map(u16::from);
     v.evidence = frames([
         tls.client_hello,
@@ -70,7 +69,6 @@ pub(super) fn handshake_failed(c: &Connection) -> Option<Verdict> {
             end.map_or(0, |e| e.at.frame)
         ),
     };
-    v.vantage = super::vantage::vantage(c);
     if alert.is_some_and(|a| a.encrypted) {
         v.hints.push(
             "the alert was encrypted (TLS 1.3): its description needs the session keys; \

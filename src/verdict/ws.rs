@@ -53,8 +53,6 @@ pub(super) fn upgrade_refused(c: &Connection) -> Option<Verdict> {
     v.code = code;
     v.evidence = frames([Some(request), ws.response, c.close().map(|e| e.at)]);
     v.explanation = explanation;
-    v.vantage = super::vantage::vantage(c);
-    v.basis = c.basis;
     Some(v)
 }
 
@@ -65,7 +63,7 @@ pub(super) fn client_close_frame(c: &Connection, _: &Thresholds) -> Option<Verdi
     let close = c.ws_close(Side::Client)?;
     let first = c.close().filter(|e| e.by == Side::Client)?;
     let server_after = c
-        .close_notify(Side::Server)
+        .announced_close(Side::Server)
         .is_none_or(|s| s.frame > close.at.frame);
     if first.at.frame < close.at.frame || !server_after {
         return None;

@@ -226,27 +226,26 @@ impl Conn {
         let Some(d) = self.decrypting.as_mut() else {
             return;
         };
+        let f = self.facts.decryption.get_or_insert_default();
+        let opened = d.open(side, r.hdr, r.body.filter(|_| !r.cut), f);
+        if let Opened::GaveUp = opened {
+            // The keys are wrong: this record and the rest are read as without keys.
+            self.decrypting = None;
+            return self.record(side, r, keys, out);
+        }
         *self.facts.records.get_mut(side) += 1;
         self.any_record = true;
-        let f = self.facts.decryption.get_or_insert_default();
-        let ty = match d.open(side, r.hdr, r.body.filter(|_| !r.cut), f) {
-            Opened::Record(ty) => ty,
-            Opened::Lost => {
-                if r.hdr.ty == 23 {
-                    let len = r.hdr.len as u64;
-                    out(TlsOutput::Gap {
-                        side,
-                        len,
-                        at: r.at,
-                    });
-                }
-                return;
+        let Opened::Record(ty) = opened else {
+            // Not opened: the plaintext stream has a hole where its data was.
+            if r.hdr.ty == 23 {
+                let len = r.hdr.len as u64;
+                out(TlsOutput::Gap {
+                    side,
+                    len,
+                    at: r.at,
+                });
             }
-            Opened::GaveUp => {
-                self.decrypting = None;
-                *self.facts.records.get_mut(side) -= 1;
-                return self.record(side, r, keys, out);
-            }
+            return;
         };
         let plain = std::mem::take(&mut d.plain);
         let at = r.at;
