@@ -1,7 +1,7 @@
 //! The `Connection` record: everything dropscope learned about one TCP connection, as the
 //! JSON output documents it field by field (see README, "JSON schema").
 
-use super::{Anomaly, Entry, KeepaliveMiss, Session};
+use super::{Anomaly, Entry, KeepaliveMiss, PingedIdle, Session};
 use crate::evidence::FrameRef;
 use crate::mqtt::{PacketKind, Version};
 use crate::tcp::{Flow, HalfFacts, Handshake, IdleGap, Side};
@@ -201,6 +201,9 @@ pub struct Connection {
     pub keepalive_misses: Vec<KeepaliveMiss>,
     /// PINGREQs never answered by a PINGRESP.
     pub unanswered_pingreqs: Vec<FrameRef>,
+    /// The longest quiet spell a client PINGREQ ended and the broker answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinged_idle: Option<PingedIdle>,
     /// Idle gaps (no packet either way), the longest and the last.
     pub idle_gaps: Vec<IdleGap>,
     /// Anomalies, the first ones kept.
@@ -268,6 +271,7 @@ impl Connection {
             last_server_packet: None,
             keepalive_misses: Vec::new(),
             unanswered_pingreqs: Vec::new(),
+            pinged_idle: None,
             idle_gaps: flow.idle_gaps.clone(),
             anomalies: Vec::new(),
             anomalies_total: 0,
@@ -306,6 +310,7 @@ impl Connection {
         self.last_server_packet = f.last_packet[Side::Server.idx()];
         self.keepalive_misses = f.misses;
         self.unanswered_pingreqs = f.outstanding_pings.into_iter().collect();
+        self.pinged_idle = f.longest_pinged_idle;
         self.anomalies = f
             .anomalies
             .into_iter()

@@ -73,10 +73,25 @@ pub struct KeepaliveMiss {
     pub next: Option<FrameRef>,
 }
 
+/// A quiet spell that a client PINGREQ ended and the broker answered: the NAT and the path
+/// let an idle as long as the client's ping cadence pass.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PingedIdle {
+    /// The PINGREQ that ended it.
+    pub pingreq: FrameRef,
+    /// Seconds with no MQTT packet either way before it.
+    pub seconds: f64,
+}
+
 /// How late a client packet may be before it counts as a missed keepalive, as a fraction
 /// of the keepalive: clients check their timers on coarse ticks, so a PINGREQ a little after
 /// the keepalive is normal; past 1.5 × keepalive the broker may already have closed.
 const KEEPALIVE_SLACK: f64 = 0.25;
+
+/// A PINGREQ ends a quiet spell of the client's ping cadence when nothing came either way
+/// for at least this share of the client's own silence before it (a broker's message in
+/// the middle means the spell was shorter than the cadence).
+const QUIET_SHARE: f64 = 0.9;
 /// Inferred PINGREQ times kept per connection, for the keepalive cadence.
 const INFERRED_PINGS_KEPT: usize = 256;
 /// Anomalies kept per connection (the rest are counted).
@@ -102,6 +117,9 @@ struct Facts {
     last_packet: [Option<FrameRef>; 2],
     misses: Vec<KeepaliveMiss>,
     outstanding_pings: VecDeque<FrameRef>,
+    /// The latest PINGREQ that ended a quiet spell, until its PINGRESP.
+    pending_pinged_idle: Option<PingedIdle>,
+    longest_pinged_idle: Option<PingedIdle>,
     inferred_pingreqs: Vec<Timestamp>,
     inferred_connect: Option<FrameRef>,
     anomalies: Vec<(FrameRef, Side, Anomaly)>,
@@ -204,6 +222,8 @@ impl Facts {
             last_packet: [None, None],
             misses: Vec::new(),
             outstanding_pings: VecDeque::new(),
+            pending_pinged_idle: None,
+            longest_pinged_idle: None,
             inferred_pingreqs: Vec::new(),
             inferred_connect: None,
             anomalies: Vec::new(),
@@ -270,14 +290,12 @@ impl Facts {
         self.counts.add(p.kind);
         match (p.side, p.kind) {
             (Side::Client, PacketKind::PingReq) => {
-                push_capped(&mut self.outstanding_pings, p.at);
+                self.on_pingreq(p.at);
                 if self.inferred_pingreqs.len() < INFERRED_PINGS_KEPT {
                     self.inferred_pingreqs.push(p.at.ts);
                 }
             }
-            (Side::Server, PacketKind::PingResp) => {
-                self.outstanding_pings.pop_front();
-            }
+            (Side::Server, PacketKind::PingResp) => self.on_pingresp(),
             (side, PacketKind::Disconnect) => self.note_disconnect(side, p.at, None, &None),
             (Side::Client, PacketKind::Connect) => {
                 self.inferred_connect.get_or_insert(p.at);
@@ -347,7 +365,7 @@ impl Facts {
                     },
                 );
             }
-            Packet::PingReq => push_capped(&mut self.outstanding_pings, at),
+            Packet::PingReq => self.on_pingreq(at),
             Packet::Disconnect {
                 reason,
                 reason_string,
@@ -369,14 +387,38 @@ impl Facts {
                     session_present: *session_present,
                 });
             }
-            Packet::PingResp => {
-                self.outstanding_pings.pop_front();
-            }
+            Packet::PingResp => self.on_pingresp(),
             Packet::Disconnect {
                 reason,
                 reason_string,
             } => self.note_disconnect(Side::Server, at, *reason, reason_string),
             _ => {}
+        }
+    }
+
+    /// A client PINGREQ: outstanding until answered; if nothing came either way for about
+    /// as long as the client itself was silent, it ended a quiet spell of its ping cadence.
+    fn on_pingreq(&mut self, at: FrameRef) {
+        push_capped(&mut self.outstanding_pings, at);
+        let [client, server] = self.last_packet.map(|p| p.map(|p| p.ts));
+        let Some(client) = client else { return };
+        let client_silence = (at.ts - client).as_secs_f64();
+        let idle = (at.ts - server.map_or(client, |s| s.max(client))).as_secs_f64();
+        self.pending_pinged_idle = (idle >= QUIET_SHARE * client_silence).then_some(PingedIdle {
+            pingreq: at,
+            seconds: idle,
+        });
+    }
+
+    /// A PINGRESP: the oldest PINGREQ was answered, and the quiet spell it ended survived.
+    fn on_pingresp(&mut self) {
+        self.outstanding_pings.pop_front();
+        if let Some(p) = self.pending_pinged_idle.take()
+            && self
+                .longest_pinged_idle
+                .is_none_or(|l| p.seconds > l.seconds)
+        {
+            self.longest_pinged_idle = Some(p);
         }
     }
 

@@ -374,16 +374,39 @@ fn killing_gap(
         .map(|g| g.seconds)
         .fold(0.0, f64::max);
     let fits = match fail {
-        Failure::Unacked(side, first) => side == gap.resumed_by && gap.before.frame < first.frame,
+        Failure::Unacked(side, first) => {
+            side == gap.resumed_by
+                && gap.before.frame < first.frame
+                && !heard_back_after(c, side, first)
+        }
         Failure::Rst(side, rst) => side != gap.resumed_by && rst.frame > gap.before.frame,
         Failure::UnansweredClose(fin) => gap.before.frame == fin.frame,
     };
     // A connection that already survived an idle as long as its keepalive did not die of
     // idleness when the next keepalive came due: the packet was lost some other way.
     let keepalive = f64::from(c.keepalive_secs().unwrap_or(0));
-    let idled_a_keepalive = keepalive > 0.0 && survived >= 0.9 * keepalive;
+    let idled_a_keepalive =
+        (keepalive > 0.0 && survived >= 0.9 * keepalive) || survived_a_ping_cadence(c, &gap);
     (fits && gap.seconds > survived * t.nat_gap_margin && !idled_a_keepalive)
         .then_some((gap, survived))
+}
+
+/// Whether a packet from the other side crossed this capture point after `side`'s first
+/// unacknowledged retransmission: the path back was working through the quiet spell's end,
+/// and a NAT that forgets a mapping forgets it both ways. The data was lost one way.
+fn heard_back_after(c: &Connection, side: Side, first: FrameRef) -> bool {
+    c.half(side.other())
+        .last_segment
+        .is_some_and(|s| s.frame > first.frame)
+}
+
+/// Whether, before `gap`, a quiet spell ended by the client's PINGREQ was answered: the NAT
+/// let an idle as long as the client's ping cadence pass, so a longer silence later means
+/// the next ping was lost or never sent, not that the mapping expired (this reads the
+/// keepalive from the wire when the CONNECT is encrypted or before the capture).
+fn survived_a_ping_cadence(c: &Connection, gap: &crate::tcp::IdleGap) -> bool {
+    c.pinged_idle
+        .is_some_and(|p| p.pingreq.frame <= gap.after.frame)
 }
 
 fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
@@ -606,6 +629,7 @@ mod tests {
             last_server_packet: Some(at(5, 0.01)),
             keepalive_misses: vec![],
             unanswered_pingreqs: vec![],
+            pinged_idle: None,
             idle_gaps: vec![],
             anomalies: vec![],
             anomalies_total: 0,
@@ -680,6 +704,64 @@ mod tests {
         assert_eq!(
             (v.cause, v.layer),
             (Cause::KeepaliveTimeout, Some(Layer::Network))
+        );
+    }
+
+    /// A client (keepalive unknown, as over TLS without keys) whose first packet after an
+    /// 8 s quiet spell (frame 20) was retransmitted, never acknowledged, until the server's
+    /// close at 12 s.
+    fn unacked_client_packet_after_quiet_spell() -> Connection {
+        let mut c = record(0);
+        c.keepalive = None;
+        c.idle_gaps = vec![IdleGap {
+            after: at(12, 3.0),
+            before: at(20, 11.0),
+            resumed_by: Side::Client,
+            seconds: 8.0,
+        }];
+        let client = &mut c.tcp.client;
+        client.unacked_bytes = 2;
+        client.retransmissions = 3;
+        client.first_retransmission = Some(at(21, 11.2));
+        client.retransmission_frames = vec![at(21, 11.2), at(23, 11.6), at(25, 12.4)];
+        client.last_segment = Some(at(25, 12.4));
+        c.tcp.server.last_segment = Some(at(12, 3.0));
+        c
+    }
+
+    #[test]
+    fn unacked_packet_after_a_first_quiet_spell_with_nothing_back_is_nat() {
+        let v = judge(&unacked_client_packet_after_quiet_spell());
+        assert_eq!(v.cause, Cause::NatIdleExpiry);
+    }
+
+    #[test]
+    fn unacked_packet_while_the_server_still_reaches_the_client_is_not_nat() {
+        // The server's FIN crossed this capture point after the client's first
+        // retransmission: the path back was up, so no NAT mapping had expired.
+        let mut c = unacked_client_packet_after_quiet_spell();
+        server_fin(&mut c, 22, 11.5);
+        c.tcp.server.last_segment = Some(at(22, 11.5));
+        let v = judge(&c);
+        assert_ne!(v.cause, Cause::NatIdleExpiry);
+        assert_eq!(v.layer, Some(Layer::Network));
+    }
+
+    #[test]
+    fn a_longer_silence_after_an_answered_ping_cadence_is_not_nat() {
+        // An earlier 3 s quiet spell ended by the client's PINGREQ was answered: the NAT
+        // passes the client's cadence, so the 8 s silence means a ping went missing.
+        let mut c = unacked_client_packet_after_quiet_spell();
+        c.pinged_idle = Some(crate::session::PingedIdle {
+            pingreq: at(11, 2.99),
+            seconds: 2.98,
+        });
+        assert_ne!(judge(&c).cause, Cause::NatIdleExpiry);
+        c.pinged_idle.as_mut().unwrap().pingreq = at(30, 20.0);
+        assert_eq!(
+            judge(&c).cause,
+            Cause::NatIdleExpiry,
+            "a ping after the gap proves nothing"
         );
     }
 
