@@ -1,10 +1,12 @@
 //! The correlate stage: what only shows across connections. Takeovers by client id, mass
 //! closes, reconnect timing, drop patterns, the NAT idle timeout bracket, and the summary.
 
+mod outage;
 mod patterns;
 
 mod summary;
 
+pub use outage::nat_or_outage;
 pub use summary::{Summary, summarize};
 
 use crate::evidence::FrameRef;
@@ -34,6 +36,9 @@ pub struct Windows {
     pub pattern_min_drops: usize,
     /// Coefficient of variation under which intervals (or counts) are "regular".
     pub regular_cv: f64,
+    /// A connection that failed at the moment a NAT expiry candidate did points to an outage
+    /// only if their quiet spells differ by this factor (equal spells fit a NAT as well).
+    pub nat_margin: f64,
 }
 
 impl Default for Windows {
@@ -46,6 +51,7 @@ impl Default for Windows {
             cluster_min: 3,
             pattern_min_drops: 3,
             regular_cv: 0.2,
+            nat_margin: 1.2,
         }
     }
 }

@@ -17,13 +17,15 @@ pub fn judge_each(conns: Vec<Connection>, cfg: &Config, now: Timestamp) -> Vec<J
         .collect()
 }
 
-/// Judges connections across each other: takeovers and mass closes re-judged, and every
+/// Judges connections across each other: takeovers, mass closes and NAT expiries (against
+/// outages) re-judged, and every
 /// cross-connection finding.
 pub fn judge_across(judged: &mut [Judged], cfg: &Config) -> Vec<Finding> {
     let (mut findings, recasts) = correlate::takeovers(judged, &cfg.windows);
     rejudge(judged, &recasts);
     let (shutdowns, recasts) = correlate::mass_closes(judged, &cfg.windows);
     rejudge(judged, &recasts);
+    rejudge(judged, &correlate::nat_or_outage(judged, &cfg.windows));
     findings.extend(shutdowns);
     findings.extend(correlate::patterns(judged, &cfg.windows));
     findings

@@ -357,6 +357,67 @@ impl Connection {
         })
     }
 
+    /// A connection from 10.0.0.2:40000 to 10.0.0.1:1883 that connected at t=0 (frame 4,
+    /// CONNACK frame 5) with keepalive `ka` and did nothing else: for unit tests.
+    #[cfg(test)]
+    pub(crate) fn sample(ka: u16) -> Connection {
+        let at = |frame, secs: f64| FrameRef {
+            frame,
+            ts: Timestamp((secs * 1e9) as i64),
+        };
+        Connection {
+            id: 0,
+            client: "10.0.0.2:40000".parse().unwrap(),
+            server: "10.0.0.1:1883".parse().unwrap(),
+            client_id: Some("dev".into()),
+            connect: Some(at(4, 0.0)),
+            protocol: Some(Version::V311),
+            keepalive: Some(ka),
+            clean_session: Some(true),
+            will: Some(false),
+            has_username: false,
+            has_password: false,
+            username: None,
+            transport: TransportKind::Tcp,
+            encrypted: false,
+            basis: Basis::Plaintext,
+            tls: None,
+            ws: None,
+            keepalive_inferred: None,
+            start: Timestamp(0),
+            end: Timestamp(0),
+            duration: Span(0),
+            first_frame: 1,
+            last_frame: 5,
+            syn_seen: true,
+            handshake: Handshake::default(),
+            packets: PacketCounts::default(),
+            published_bytes: 0,
+            retransmissions: 0,
+            tcp_end: None,
+            tcp: Sides {
+                client: HalfFacts::default(),
+                server: HalfFacts::default(),
+            },
+            connack: Some(ConnAckFacts {
+                at: at(5, 0.01),
+                code: 0,
+                session_present: false,
+            }),
+            disconnect: None,
+            last_client_packet: Some(at(4, 0.0)),
+            last_server_packet: Some(at(5, 0.01)),
+            keepalive_misses: vec![],
+            unanswered_pingreqs: vec![],
+            pinged_idle: None,
+            idle_gaps: vec![],
+            anomalies: vec![],
+            anomalies_total: 0,
+            timeline: vec![],
+            timeline_omitted: 0,
+        }
+    }
+
     /// One side's TCP facts.
     pub fn half(&self, side: Side) -> &HalfFacts {
         self.tcp.get(side)

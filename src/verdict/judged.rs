@@ -17,15 +17,22 @@ pub struct Judged {
     pub connection: Connection,
     /// Why it ended.
     pub verdict: Verdict,
+    /// For a `nat_idle_expiry`, the verdict if the path went dark instead (an outage): the
+    /// cross-connection view chooses between them.
+    #[serde(skip)]
+    pub outage_reading: Option<Box<Verdict>>,
 }
 
 impl Judged {
     /// Judges one connection: the verdict and the facts derived from it.
     pub fn judge(connection: Connection, thresholds: &super::Thresholds) -> Judged {
         let verdict = super::classify(&connection, thresholds);
+        let outage_reading = (verdict.cause == Cause::NatIdleExpiry)
+            .then(|| Box::new(super::outage_reading(&connection, thresholds)));
         let mut j = Judged {
             connection,
             verdict,
+            outage_reading,
         };
         j.derive();
         j
@@ -61,6 +68,17 @@ pub enum Recast {
         /// The newcomer's clean start flag.
         clean: bool,
     },
+    /// A NAT idle expiry read against the other connections through its client address.
+    NatOrOutage {
+        /// Index of the connection in the slice being judged.
+        index: usize,
+        /// Which reading the other connections support.
+        reading: NatReading,
+        /// What they showed, one sentence.
+        why: String,
+        /// The connection that showed it.
+        related: Option<usize>,
+    },
     /// The server closed many connections within one window.
     Shutdown {
         /// Indexes of the closed connections in the slice being judged.
@@ -68,6 +86,18 @@ pub enum Recast {
         /// Seconds between the first and the last close.
         spread: f64,
     },
+}
+
+/// What the other connections through the same address say of a NAT idle expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatReading {
+    /// The NAT forgot the mapping: others through it kept working across the moment.
+    Nat,
+    /// The path went dark: others survived longer quiet spells, or died with it after
+    /// shorter ones.
+    Outage,
+    /// Nothing through the same address tells them apart.
+    CannotTell,
 }
 
 /// The second pass of the verdict stage: re-judges the connections `recasts` explain.
@@ -87,6 +117,17 @@ pub fn rejudge(conns: &mut [Judged], recasts: &[Recast]) {
                 let id = j.connection.client_id.clone().unwrap_or_default();
                 taken_over(&mut j.verdict, &id, *by, *connect, *closed, *clean);
                 j.derive();
+            }
+            Recast::NatOrOutage {
+                index,
+                reading,
+                why,
+                related,
+            } => {
+                if let Some(j) = conns.get_mut(*index) {
+                    read_nat_or_outage(j, *reading, why, *related);
+                    j.derive();
+                }
             }
             Recast::Shutdown { indexes, spread } => {
                 for &i in indexes {
@@ -136,6 +177,41 @@ fn taken_over(
             if clean { "discarded" } else { "takenover" },
             if clean { "set" } else { "unset" }
         ));
+    }
+}
+
+fn read_nat_or_outage(j: &mut Judged, reading: NatReading, why: &str, related: Option<usize>) {
+    let Some(outage) = j.outage_reading.take() else {
+        return;
+    };
+    match reading {
+        NatReading::Nat => {
+            j.verdict.explanation = format!("{} {why}", j.verdict.explanation);
+            j.verdict.related_connection = related;
+        }
+        NatReading::Outage => {
+            let nat_said = std::mem::replace(&mut j.verdict, *outage);
+            let v = &mut j.verdict;
+            v.explanation = format!(
+                "{} Not a NAT that forgot the mapping: {why} The path went dark (an outage).",
+                v.explanation
+            );
+            v.related_connection = related;
+            v.evidence.extend(nat_said.evidence);
+            v.evidence.sort_unstable();
+            v.evidence.dedup();
+        }
+        NatReading::CannotTell => {
+            let v = &mut j.verdict;
+            if outage.cause != Cause::Unknown {
+                v.alternative = Some(outage.cause);
+            }
+            v.explanation = format!(
+                "{} A path that went dark (an outage: {}) fits as well; {why} The NAT is preferred: the quiet spell was longer than any this connection had survived.",
+                v.explanation,
+                outage.cause.name()
+            );
+        }
     }
 }
 

@@ -11,8 +11,8 @@ mod vocabulary;
 mod ws;
 
 pub use gaps::GapOutcome;
-pub use judged::{Judged, Recast, rejudge};
-pub use rules::{Thresholds, classify};
+pub use judged::{Judged, NatReading, Recast, rejudge};
+pub use rules::{Thresholds, classify, outage_reading};
 pub use vocabulary::{Vocabulary, describe};
 
 use crate::transport::Basis;

@@ -66,6 +66,17 @@ const RULES: &[Rule] = &[
     client_close,
 ];
 
+/// What the connection's close would be if its path went dark rather than a NAT forgetting
+/// it: the verdict with no idle gap long enough for `nat_idle_expiry`. One connection cannot tell the two
+/// apart; other connections through the same address can (see `correlate`).
+pub fn outage_reading(c: &Connection, t: &Thresholds) -> Verdict {
+    let no_nat = Thresholds {
+        nat_gap_floor: Span(i64::MAX),
+        ..t.clone()
+    };
+    classify(c, &no_nat)
+}
+
 /// Decides why `c` ended.
 pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
     // A transport that never carried MQTT (a failed TLS handshake, a refused upgrade) is
@@ -573,8 +584,7 @@ fn unknown(c: &Connection) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{ConnAckFacts, PacketCounts, Sides};
-    use crate::tcp::{HalfFacts, Handshake, IdleGap, RstFacts};
+    use crate::tcp::{IdleGap, RstFacts};
 
     fn at(frame: u64, secs: f64) -> FrameRef {
         FrameRef {
@@ -583,59 +593,8 @@ mod tests {
         }
     }
 
-    /// A connection that connected at t=0 with keepalive `ka` and did nothing else.
     fn record(ka: u16) -> Connection {
-        Connection {
-            id: 0,
-            client: "10.0.0.2:40000".parse().unwrap(),
-            server: "10.0.0.1:1883".parse().unwrap(),
-            client_id: Some("dev".into()),
-            connect: Some(at(4, 0.0)),
-            protocol: Some(Version::V311),
-            keepalive: Some(ka),
-            clean_session: Some(true),
-            will: Some(false),
-            has_username: false,
-            has_password: false,
-            username: None,
-            transport: crate::transport::TransportKind::Tcp,
-            encrypted: false,
-            basis: crate::transport::Basis::Plaintext,
-            tls: None,
-            ws: None,
-            keepalive_inferred: None,
-            start: Timestamp(0),
-            end: Timestamp(0),
-            duration: Span(0),
-            first_frame: 1,
-            last_frame: 5,
-            syn_seen: true,
-            handshake: Handshake::default(),
-            packets: PacketCounts::default(),
-            published_bytes: 0,
-            retransmissions: 0,
-            tcp_end: None,
-            tcp: Sides {
-                client: HalfFacts::default(),
-                server: HalfFacts::default(),
-            },
-            connack: Some(ConnAckFacts {
-                at: at(5, 0.01),
-                code: 0,
-                session_present: false,
-            }),
-            disconnect: None,
-            last_client_packet: Some(at(4, 0.0)),
-            last_server_packet: Some(at(5, 0.01)),
-            keepalive_misses: vec![],
-            unanswered_pingreqs: vec![],
-            pinged_idle: None,
-            idle_gaps: vec![],
-            anomalies: vec![],
-            anomalies_total: 0,
-            timeline: vec![],
-            timeline_omitted: 0,
-        }
+        Connection::sample(ka)
     }
 
     fn server_fin(c: &mut Connection, frame: u64, secs: f64) {
