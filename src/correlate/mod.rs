@@ -204,24 +204,45 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
         })
         .filter_map(|(i, c)| server_close_time(c).map(|t| (t, i)))
         .collect();
-    closes.sort();
+    // One broker at a time: closes by different servers are not one event.
+    closes.sort_by_key(|&(t, i)| (conns[i].server, t, i));
     let mut found = Vec::new();
     let mut recasts = Vec::new();
     let mut start = 0;
     while start < closes.len() {
+        let server = conns[closes[start].1].server;
         let mut end = start;
-        while end + 1 < closes.len() && closes[end + 1].0 - closes[start].0 <= w.mass_close {
+        while end + 1 < closes.len()
+            && conns[closes[end + 1].1].server == server
+            && closes[end + 1].0 - closes[start].0 <= w.mass_close
+        {
             end += 1;
         }
         let group = &closes[start..=end];
-        if group.len() >= w.mass_close_min {
+        if group.len() >= w.mass_close_min && !kept_serving(conns, group) {
             let (finding, recast) = shutdown(conns, group);
             found.push(finding);
             recasts.push(recast);
         }
         start = end + 1;
     }
+    found.sort_by_key(|f| f.time);
     (found, recasts)
+}
+
+/// Whether the broker went on accepting while it closed `group`: a connection to it, not
+/// among the closed, was accepted (CONNACK 0) between the first and the last close and
+/// outlived them. A broker that shuts down or restarts accepts nothing in between.
+fn kept_serving(conns: &[Judged], group: &[(Timestamp, usize)]) -> bool {
+    let server = conns[group[0].1].server;
+    let (first, last) = (group[0].0, group[group.len() - 1].0);
+    conns.iter().enumerate().any(|(i, c)| {
+        c.server == server
+            && !group.iter().any(|&(_, j)| j == i)
+            && c.connack
+                .is_some_and(|a| a.code == 0 && a.at.ts >= first && a.at.ts <= last)
+            && c.drop_time() > last
+    })
 }
 
 /// The findings that only read verdicts: reconnects, drop patterns, clusters, the NAT
@@ -293,16 +314,52 @@ fn shutdown(conns: &[Judged], group: &[(Timestamp, usize)]) -> (Finding, Recast)
         indexes: group.iter().map(|&(_, i)| i).collect(),
         spread,
     };
-    let mut f = Finding::new(
-        FindingKind::ServerShutdown,
-        ids,
-        format!(
-            "The broker closed {} connections within {spread:.3} s.",
-            group.len()
-        ),
-    )
-    .number("connections", group.len() as f64)
-    .number("spread_seconds", spread);
+    let storm = refused_after(conns, conns[group[0].1].server, first);
+    let mut text = format!(
+        "The broker closed {} connections within {spread:.3} s.",
+        group.len()
+    );
+    if storm.attempts > 0 {
+        text.push_str(&format!(
+            " Then {} connection attempts were refused (SYN answered by RST) {}: the clients' reconnect storm while nothing listened.",
+            storm.attempts,
+            match storm.back_after {
+                Some(s) => format!("until it accepted again {s:.1} s after the first close"),
+                None => "until the capture ended".into(),
+            }
+        ));
+    }
+    let mut f = Finding::new(FindingKind::ServerShutdown, ids, text)
+        .number("connections", group.len() as f64)
+        .number("spread_seconds", spread)
+        .number("refused_attempts", storm.attempts as f64);
+    if let Some(s) = storm.back_after {
+        f = f.number("accepting_again_after_seconds", s);
+    }
     f.time = Some(first);
     (f, recast)
+}
+
+/// The reconnect storm after a broker stopped: refused SYNs until it accepted again.
+struct Storm {
+    attempts: usize,
+    back_after: Option<f64>,
+}
+
+/// Connection attempts to `server` refused after `from`, until the first one it accepted.
+fn refused_after(conns: &[Judged], server: std::net::SocketAddr, from: Timestamp) -> Storm {
+    let back = conns
+        .iter()
+        .filter(|c| c.server == server && c.start >= from)
+        .filter_map(|c| c.handshake.syn_ack.map(|a| a.ts))
+        .min();
+    let attempts = conns
+        .iter()
+        .filter(|c| c.server == server && c.verdict.cause == Cause::TcpRefused)
+        .filter(|c| c.start >= from && back.is_none_or(|b| c.start < b))
+        .count();
+    Storm {
+        attempts,
+        back_after: back.map(|b| (b - from).as_secs_f64()),
+    }
 }

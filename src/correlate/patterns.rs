@@ -130,7 +130,9 @@ fn drop_pattern(id: &str, drops: &[&Judged], w: &Windows) -> Vec<Finding> {
 pub fn clusters(conns: &[Judged], w: &Windows) -> Vec<Finding> {
     let mut drops: Vec<(Timestamp, &Judged)> = conns
         .iter()
-        .filter(|c| dropped(c) && c.verdict.cause != Cause::ConnectRefused)
+        .filter(|c| {
+            dropped(c) && !matches!(c.verdict.cause, Cause::ConnectRefused | Cause::TcpRefused)
+        })
         .map(|c| (c.drop_time(), c))
         .collect();
     drops.sort_by_key(|(t, c)| (*t, c.id));

@@ -50,6 +50,8 @@ pub enum Cause {
     RetransmissionTimeout,
     /// The TLS handshake never completed: a fatal alert or an abort inside it.
     TlsHandshakeFailed,
+    /// The client's SYN was answered by a RST: the connection never existed.
+    TcpRefused,
     /// Still up when the capture ended.
     OpenAtEnd,
     /// Nothing fits.
@@ -58,7 +60,7 @@ pub enum Cause {
 
 impl Cause {
     /// All causes, in taxonomy order.
-    pub const ALL: [Cause; 15] = [
+    pub const ALL: [Cause; 16] = [
         Cause::ClientDisconnect,
         Cause::ConnectRefused,
         Cause::ServerDisconnect,
@@ -72,6 +74,7 @@ impl Cause {
         Cause::NatIdleExpiry,
         Cause::RetransmissionTimeout,
         Cause::TlsHandshakeFailed,
+        Cause::TcpRefused,
         Cause::OpenAtEnd,
         Cause::Unknown,
     ];
@@ -92,6 +95,7 @@ impl Cause {
             Cause::NatIdleExpiry => "nat_idle_expiry",
             Cause::RetransmissionTimeout => "retransmission_timeout",
             Cause::TlsHandshakeFailed => "tls_handshake_failed",
+            Cause::TcpRefused => "tcp_refused",
             Cause::OpenAtEnd => "open_at_end",
             Cause::Unknown => "unknown",
         }

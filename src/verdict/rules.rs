@@ -79,9 +79,12 @@ pub fn outage_reading(c: &Connection, t: &Thresholds) -> Verdict {
 
 /// Decides why `c` ended.
 pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
-    // A transport that never carried MQTT (a failed TLS handshake, a refused upgrade) is
-    // judged from its own facts, before the MQTT rules and without their qualifiers.
-    let early = super::tls::handshake_failed(c).or_else(|| super::ws::upgrade_refused(c));
+    // A connection that never existed (a refused SYN) or a transport that never carried MQTT
+    // (a failed TLS handshake, a refused upgrade) is judged from its own facts, before the
+    // MQTT rules and without their qualifiers.
+    let early = tcp_refused(c)
+        .or_else(|| super::tls::handshake_failed(c))
+        .or_else(|| super::ws::upgrade_refused(c));
     let mut v = early.unwrap_or_else(|| {
         let mut v = RULES
             .iter()
@@ -93,6 +96,32 @@ pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
     v.vantage = super::vantage::vantage(c);
     v.basis = c.basis;
     v
+}
+
+/// The client's SYN answered by a RST: nothing listened (the broker down, or on another
+/// port), or a middlebox refused it. Its TTL tells which when the server's host spoke on
+/// other connections (the cross-connection view); alone it is taken as the server's host.
+fn tcp_refused(c: &Connection) -> Option<Verdict> {
+    let syn = c.handshake.syn?;
+    let rst = c
+        .half(Side::Server)
+        .rst
+        .filter(|_| c.handshake.syn_ack.is_none())?;
+    if c.half(Side::Client).bytes > 0 || c.half(Side::Server).bytes > 0 {
+        return None;
+    }
+    let mut v = verdict(
+        Cause::TcpRefused,
+        Layer::Protocol,
+        Some(Actor::Server),
+        "syn_answered_by_rst",
+    );
+    v.evidence = frames([Some(syn), Some(rst.at)]);
+    v.explanation = format!(
+        "The client's SYN (frame {}) was answered by a RST (frame {}): nothing was listening on {}, so the connection never existed.",
+        syn.frame, rst.at.frame, c.server
+    );
+    Some(v)
 }
 
 /// A verdict with no evidence yet.
@@ -740,6 +769,38 @@ mod tests {
             (Cause::NatIdleExpiry, Some(Actor::Middlebox))
         );
         assert_eq!(v.evidence, vec![5, 10]);
+    }
+
+    #[test]
+    fn syn_answered_by_rst_is_tcp_refused_and_a_completed_handshake_is_not() {
+        let mut c = record(0);
+        c.client_id = None;
+        c.connect = None;
+        c.connack = None;
+        c.handshake.syn = Some(at(1, 0.0));
+        c.tcp.server.rst = Some(RstFacts {
+            at: at(2, 0.0001),
+            ttl: 64,
+            ip_id: Some(0),
+            seq_offset: None,
+        });
+        c.tcp_end = Some(TcpEnd {
+            kind: TcpEndKind::Rst,
+            by: Side::Server,
+            at: at(2, 0.0001),
+        });
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.layer, v.side),
+            (
+                Cause::TcpRefused,
+                Some(Layer::Protocol),
+                Some(Actor::Server)
+            )
+        );
+        assert_eq!(v.evidence, vec![1, 2]);
+        c.handshake.syn_ack = Some(at(3, 0.0001));
+        assert_ne!(judge(&c).cause, Cause::TcpRefused);
     }
 
     #[test]
