@@ -40,10 +40,8 @@ img, figure svg { max-width: 100%; height: auto; border: 1px solid #eceff1; }
 details { margin: 0.3em 0; }
 summary { cursor: pointer; }
 code.filter { user-select: all; background: #f5f5f5; padding: 1px 3px; }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 0 1.5em; }
-.charts figure { margin: 1em 0; }
 #connections { font-size: 0.85em; width: 100%; }
-#connections td.why { min-width: 26em; }
+#connections td.why { min-width: 18em; }
 #connections th[data-key] { cursor: pointer; user-select: none; }
 #connections th[aria-sort=ascending]::after { content: " \25B2"; }
 #connections th[aria-sort=descending]::after { content: " \25BC"; }
@@ -138,10 +136,13 @@ fn summary(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         &stats(d.min, d.mean, d.max, d.count),
     )?;
     let r = &s.time_to_reconnect;
+    let spread = digest::Quantiles::of(&s.reconnect_waits).map_or(String::new(), |q| {
+        format!(" (median {:.3} s, p90 {:.3} s)", q.median, q.p90)
+    });
     row(
         out,
         "time to reconnect",
-        &stats(r.min, r.mean, r.max, r.count),
+        &(stats(r.min, r.mean, r.max, r.count) + &spread),
     )?;
     writeln!(out, "</table>")
 }
@@ -192,7 +193,7 @@ fn finding_group(a: &Analysis, g: &FindingGroup, out: &mut impl Write) -> io::Re
     writeln!(out, "</ul></details>")
 }
 
-/// The timeline at full width, inlined; the other charts two by two, as images.
+/// The timeline inlined, then the other charts as images.
 fn figures(charts: &[Chart], out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "<h2>Charts</h2>")?;
     let (inline, linked): (Vec<&Chart>, Vec<&Chart>) =
@@ -201,7 +202,6 @@ fn figures(charts: &[Chart], out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "<figure id=\"timeline\">\n{}", inline_svg(&c.svg))?;
         caption(c, out)?;
     }
-    writeln!(out, "<div class=\"charts\">")?;
     for c in linked {
         writeln!(
             out,
@@ -211,7 +211,7 @@ fn figures(charts: &[Chart], out: &mut impl Write) -> io::Result<()> {
         )?;
         caption(c, out)?;
     }
-    writeln!(out, "</div>")
+    Ok(())
 }
 
 fn caption(c: &Chart, out: &mut impl Write) -> io::Result<()> {
