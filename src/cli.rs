@@ -136,6 +136,11 @@ pub struct AnalyzeArgs {
     /// Include each connection's timeline (packets and TCP events) in JSON output.
     #[arg(long)]
     pub timeline: bool,
+    /// Text output: print every row in ID order and every finding. Without it, a capture of
+    /// more than 50 connections prints the summary first, the findings grouped by kind
+    /// (reconnects as one distribution), then 40 rows, drops first.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `dropscope trace`.

@@ -266,13 +266,16 @@ fn other_charts_carry_the_analysis() {
     }
     roxmltree::Document::parse(&read(&dir, "durations.svg")).expect("durations.svg is XML");
     let index = read(&dir, "index.html");
-    for f in [
-        "timeline.svg",
-        "causes.svg",
-        "drops.svg",
-        "durations.svg",
-        "idle-gaps.svg",
-    ] {
+    // The timeline is inlined (its lanes carry ids that rows link to); the rest are images.
+    assert!(
+        index.contains("<figure id=\"timeline\">\n<svg "),
+        "index inlines the timeline"
+    );
+    assert!(
+        index.contains("href=\"timeline.svg\""),
+        "index links timeline.svg"
+    );
+    for f in ["causes.svg", "drops.svg", "durations.svg", "idle-gaps.svg"] {
         assert!(index.contains(&format!("src=\"{f}\"")), "index shows {f}");
     }
     assert!(index.contains(&format!("<td>{}</td>", a["summary"]["drops"])));

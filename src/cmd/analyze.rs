@@ -18,7 +18,7 @@ pub fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match (args.format, args.packets) {
         (Format::Text, true) => report::write_packets(&shown, &mut out),
-        (Format::Text, false) => report::write_table(&shown, &mut out),
+        (Format::Text, false) => report::write_table(&shown, args.all, &mut out),
         (Format::Json, _) => report::write_json(&shown, &mut out),
         (Format::Ndjson, _) => report::write_ndjson(&shown, &mut out),
     };

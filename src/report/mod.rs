@@ -3,14 +3,17 @@
 //! (`present`).
 
 mod anonymize;
+pub mod digest;
 mod html;
 mod json;
 mod present;
 pub mod svg;
 mod text;
 pub mod trace;
+mod wireshark;
 
 pub use html::write_index;
 pub use json::{write_json, write_ndjson};
 pub use present::{Presentation, present};
-pub use text::{write_packets, write_table};
+pub use text::{FINDINGS_PER_KIND, SMALL_CAPTURE, TABLE_ROWS, write_packets, write_table};
+pub use wireshark::frame_filter;

@@ -1,6 +1,10 @@
-//! The terminal views: a table of connections with their verdicts, findings and totals; and
-//! a per-packet dump like a tshark field listing.
+//! The terminal views: a table of connections with their verdicts (each drop with the
+//! Wireshark filter of its evidence), findings and totals, laid out for the capture's size;
+//! and a per-packet dump like a tshark field listing.
 
+use super::digest;
+use super::wireshark::frame_filter;
+use crate::correlate::FindingKind;
 use crate::engine::Analysis;
 use crate::mqtt::Packet;
 use crate::session::{TcpEndKind, What};
@@ -36,55 +40,116 @@ fn or_dash<T: ToString>(v: Option<T>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
-/// The table of connections, then findings, summary and warnings.
-pub fn write_table(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
+/// Captures with at most this many connections print in full: every row in ID order, then
+/// the findings, then the summary. Up to this size the table fits a screen or two and reads
+/// as the story of the capture.
+pub const SMALL_CAPTURE: usize = 50;
+
+/// Rows of the table printed for a bigger capture (drops first) unless `--all` is given.
+pub const TABLE_ROWS: usize = 40;
+
+/// Findings of one kind printed for a bigger capture; the rest of the kind are counted.
+pub const FINDINGS_PER_KIND: usize = 3;
+
+/// The analysis as a table. A capture of up to `SMALL_CAPTURE` connections, or any capture
+/// with `all`, prints every row in ID order, then every finding, then the summary. A bigger
+/// one prints what a reader needs first: the summary, the findings grouped by kind (reconnects
+/// summed up as one distribution), then `TABLE_ROWS` rows, drops first, and how many were
+/// left out.
+pub fn write_table(a: &Analysis, all: bool, out: &mut impl Write) -> io::Result<()> {
+    if all || a.connections.len() <= SMALL_CAPTURE {
+        write_rows(a.connections.iter(), out)?;
+        write_findings(a, out)?;
+        writeln!(out)?;
+        return write_totals(a, out);
+    }
+    write_totals(a, out)?;
+    write_finding_groups(a, out)?;
+    write_top_rows(a, out)
+}
+
+fn write_header(out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "{:>4}  {:<20} {:<44} {:<5} {:>5} {:>9} {:>6}  {:<10} VERDICT",
         "ID", "CLIENT ID", "CLIENT -> SERVER", "MQTT", "KA", "DURATION", "PKTS", "TCP END"
+    )
+}
+
+fn write_rows<'a>(rows: impl Iterator<Item = &'a Judged>, out: &mut impl Write) -> io::Result<()> {
+    write_header(out)?;
+    for c in rows {
+        write_row(c, out)?;
+    }
+    Ok(())
+}
+
+/// `TABLE_ROWS` rows, dropped connections first (each group in ID order), then a line saying
+/// what was left out.
+fn write_top_rows(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
+    let (drops, rest): (Vec<&Judged>, Vec<&Judged>) = a
+        .connections
+        .iter()
+        .partition(|c| c.verdict.cause.is_drop());
+    let shown = TABLE_ROWS.min(a.connections.len());
+    writeln!(
+        out,
+        "\nConnections: {shown} of {}, drops first",
+        a.connections.len()
     )?;
-    for c in &a.connections {
-        let id = c
-            .client_id
-            .as_deref()
-            .map(shorten)
-            .unwrap_or_else(|| "-".into());
-        // The MQTT version, with the carrier when it is not plain TCP (`5.0/wss`); `tls`
-        // alone when the version is encrypted.
-        let version = match (c.protocol, c.transport) {
-            (Some(v), TransportKind::Tcp) => v.name().to_string(),
-            (Some(v), t) => format!("{}/{}", v.name(), t.name()),
-            (None, TransportKind::Tcp) => "-".to_string(),
-            (None, t) => t.name().to_string(),
-        };
+    write_rows(drops.iter().chain(rest.iter()).copied().take(shown), out)?;
+    let hidden_drops = drops.len().saturating_sub(shown);
+    let hidden = a.connections.len() - shown;
+    writeln!(
+        out,
+        "  + {hidden} rows left out ({hidden_drops} dropped, {} clean or open); --all prints every row in ID order",
+        hidden - hidden_drops
+    )
+}
+
+fn write_row(c: &Judged, out: &mut impl Write) -> io::Result<()> {
+    let id = c
+        .client_id
+        .as_deref()
+        .map(shorten)
+        .unwrap_or_else(|| "-".into());
+    // The MQTT version, with the carrier when it is not plain TCP (`5.0/wss`); `tls`
+    // alone when the version is encrypted.
+    let version = match (c.protocol, c.transport) {
+        (Some(v), TransportKind::Tcp) => v.name().to_string(),
+        (Some(v), t) => format!("{}/{}", v.name(), t.name()),
+        (None, TransportKind::Tcp) => "-".to_string(),
+        (None, t) => t.name().to_string(),
+    };
+    writeln!(
+        out,
+        "{:>4}  {:<20} {:<44} {:<5} {:>5} {:>9} {:>6}  {:<10} {}",
+        c.id,
+        id,
+        format!("{} -> {}", c.client, c.server),
+        version,
+        or_dash(c.keepalive),
+        c.duration.to_string(),
+        c.packets.total(),
+        tcp_end(c),
+        verdict(c)
+    )?;
+    let v = &c.verdict;
+    if v.cause.is_drop() {
         writeln!(
             out,
-            "{:>4}  {:<20} {:<44} {:<5} {:>5} {:>9} {:>6}  {:<10} {}",
-            c.id,
-            id,
-            format!("{} -> {}", c.client, c.server),
-            version,
-            or_dash(c.keepalive),
-            c.duration.to_string(),
-            c.packets.total(),
-            tcp_end(c),
-            verdict(c)
+            "        {} (frames {})",
+            v.explanation,
+            list(&v.evidence)
         )?;
-        let v = &c.verdict;
-        if v.cause.is_drop() {
-            writeln!(
-                out,
-                "        {} (frames {})",
-                v.explanation,
-                list(&v.evidence)
-            )?;
-            for h in &v.hints {
-                writeln!(out, "        hint: {h}")?;
-            }
+        if let Some(filter) = frame_filter(&v.evidence) {
+            writeln!(out, "        filter: {filter}")?;
+        }
+        for h in &v.hints {
+            writeln!(out, "        hint: {h}")?;
         }
     }
-    write_findings(a, out)?;
-    write_totals(a, out)
+    Ok(())
 }
 
 fn shorten(s: &str) -> String {
@@ -115,11 +180,42 @@ fn write_findings(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The findings by kind: a kind with few findings lists them, a bigger one its first
+/// `FINDINGS_PER_KIND` and a count; reconnects are one line summing them all up.
+fn write_finding_groups(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
+    let groups = digest::group_findings(&a.findings);
+    if groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nFindings by kind:")?;
+    for g in &groups {
+        let n = g.findings.len();
+        if g.kind == FindingKind::Reconnects {
+            if let Some(r) = digest::reconnects(a) {
+                writeln!(out, "  {} ({n}): {}", g.kind.name(), r.sentence())?;
+            }
+            continue;
+        }
+        writeln!(out, "  {} ({n}):", g.kind.name())?;
+        for f in g.findings.iter().take(FINDINGS_PER_KIND) {
+            writeln!(out, "    - {}", f.explanation)?;
+        }
+        if n > FINDINGS_PER_KIND {
+            writeln!(
+                out,
+                "    + {} more; --all lists every finding",
+                n - FINDINGS_PER_KIND
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn write_totals(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
     let s = &a.summary;
     writeln!(
         out,
-        "\nSummary: {} connections, {} drops, {} recovered by reconnecting, {} messages published",
+        "Summary: {} connections, {} drops, {} recovered by reconnecting, {} messages published",
         s.connections, s.drops, s.recoveries, s.messages_published
     )?;
     let causes: Vec<String> = s.by_cause.iter().map(|(k, v)| format!("{k} {v}")).collect();

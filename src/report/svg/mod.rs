@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use std::io;
 
 pub use style::Mark;
-pub use timeline::verdict_label;
+pub use timeline::{lane_id, laned, verdict_label};
 
 /// The drawing surface every chart draws on.
 pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;

@@ -50,11 +50,47 @@ pub fn render(a: &Analysis) -> io::Result<String> {
     let legend = Legend::new(&entries, WIDTH as i32 - 32);
     let rows = lanes.len().max(1) as i32 * LANE;
     let height = TOP + rows + AXIS + 12 + legend.height();
-    super::render(height as u32, |root| {
+    let mut centres = Vec::new();
+    let svg = super::render(height as u32, |root| {
         style::title(root, "Connection timeline: how each connection ended")?;
-        draw_lanes(root, &lanes, &clock, rows)?;
+        centres = draw_lanes(root, &lanes, &clock, rows)?;
         legend.draw(root, (16, TOP + rows + AXIS + 12))
-    })
+    })?;
+    Ok(with_lane_anchors(svg, &centres))
+}
+
+/// The connections that get a lane on the timeline, top to bottom.
+pub fn laned(conns: &[Judged]) -> Vec<usize> {
+    lanes::plan(conns, MAX_LANES)
+        .lanes
+        .iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// The id of a connection's lane in the timeline (`conn-17`), for links into it.
+pub fn lane_id(connection: usize) -> String {
+    format!("conn-{connection}")
+}
+
+/// Adds one invisible rectangle per lane, spanning the lane, with the lane's id, so a link
+/// `#conn-17` scrolls to it (and CSS `:target` can light it up) where the SVG is inlined.
+/// Plotters draws no ids, so they are appended to its output. No `fill` colour is set (only
+/// a zero opacity), so the rectangles draw nothing and add no colour to the chart.
+fn with_lane_anchors(mut svg: String, centres: &[(usize, i32)]) -> String {
+    let Some(end) = svg.rfind("</svg>") else {
+        return svg;
+    };
+    let mut anchors = String::new();
+    for &(id, y) in centres {
+        anchors.push_str(&format!(
+            "<rect id=\"{}\" class=\"lane\" x=\"0\" y=\"{}\" width=\"{WIDTH}\" height=\"{LANE}\" fill-opacity=\"0\"/>\n",
+            lane_id(id),
+            y - LANE / 2
+        ));
+    }
+    svg.insert_str(end, &anchors);
+    svg
 }
 
 fn clock(plan: &Plan) -> Clock {
@@ -63,7 +99,13 @@ fn clock(plan: &Plan) -> Clock {
     Clock::new(start, end, 8)
 }
 
-fn draw_lanes(root: &Area, lanes: &[Lane], clock: &Clock, rows: i32) -> DrawResult {
+/// Draws the lanes; returns each drawn lane's connection id and the y of its centre line.
+fn draw_lanes(
+    root: &Area,
+    lanes: &[Lane],
+    clock: &Clock,
+    rows: i32,
+) -> Result<Vec<(usize, i32)>, DrawingAreaErrorKind<io::Error>> {
     let n = lanes.len().max(1) as f64;
     let area = root.clone().shrink(
         (LEFT, TOP),
@@ -77,14 +119,17 @@ fn draw_lanes(root: &Area, lanes: &[Lane], clock: &Clock, rows: i32) -> DrawResu
     if lanes.is_empty() {
         let at = chart.backend_coord(&((clock.lo + clock.hi) / 2.0, 0.5));
         let s = style::text(TEXT, style::MUTED, HPos::Center, VPos::Center);
-        return style::label(root, "no MQTT connections in the capture", at, &s);
+        style::label(root, "no MQTT connections in the capture", at, &s)?;
+        return Ok(Vec::new());
     }
+    let mut centres = Vec::with_capacity(lanes.len());
     for (i, lane) in lanes.iter().enumerate() {
         let y = n - i as f64 - 0.5;
         let at = |t| chart.backend_coord(&(clock.x(t), y));
+        centres.push((lane.conn.id, at(lane.conn.start).1));
         draw_lane(root, lane, i, &at)?;
     }
-    Ok(())
+    Ok(centres)
 }
 
 fn draw_lane(
