@@ -4,6 +4,7 @@
 mod gaps;
 mod judged;
 mod keepalive;
+mod nat;
 mod rules;
 mod tls;
 mod vantage;
