@@ -179,6 +179,22 @@ impl CaptureFile {
         self.feed.as_mut()?.secrets.take()
     }
 
+    /// Whether reading on would wait for a stream's writer: nothing is waiting in the socket
+    /// (libpcap may still hold whole records in its own buffer). Always false for a file.
+    pub fn stream_is_dry(&self) -> bool {
+        let Some(fd) = self.fed_fd else {
+            return false;
+        };
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the call; the descriptor is open while `capture` lives.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready == 0
+    }
+
     /// For a stream: a handle that ends it from another thread (a blocked read returns).
     pub fn stopper(&self) -> Option<std::io::Result<StreamStop>> {
         let (feed, fd) = (self.feed.as_ref()?, self.fed_fd?);
