@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(libpcap-dev mosquitto mosquitto-clients tcpdump iptables iproute2 conntrack
-          librsvg2-bin python3-paho-mqtt tcpreplay time)
+          librsvg2-bin python3-paho-mqtt tcpreplay time systemd groff-base man-db logrotate)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -40,6 +40,29 @@ pub enum Command {
     /// Watch an interface (or a capture stream) live: events as they happen, metrics,
     /// packets kept around drops.
     Live(LiveArgs),
+    /// Print a shell completion script: source <(dropscope completions bash), or save it
+    /// where the shell looks for completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff: dropscope man | man -l -), or write one page per command
+    /// into a directory.
+    Man(ManArgs),
+}
+
+/// `dropscope completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `dropscope man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write dropscope.1 and a dropscope-COMMAND.1 for each command into this directory
+    /// (e.g. /usr/local/share/man/man1) instead of printing dropscope.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Output formats of `analyze`.
@@ -232,7 +255,7 @@ pub struct LiveArgs {
     /// a device writes during the capture are used; may be given several times.
     #[arg(long = "keylog", value_name = "FILE")]
     pub keylogs: Vec<PathBuf>,
-    /// Write events (NDJSON) to this file instead of stdout.
+    /// Append events (NDJSON) to this file instead of writing them to stdout.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
     /// Length of a report window (e.g. 30s, 5m, 1h).

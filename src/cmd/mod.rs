@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod live;
 pub mod report;
+pub mod shell;
 pub mod trace;
 
 use crate::cli::InputArgs;

@@ -55,8 +55,14 @@ impl Driver {
         linktype: u32,
     ) -> Result<Driver, LiveError> {
         let out: Box<dyn Write + Send> = match &opts.events {
+            // Appended to, so a restarted service keeps what it wrote before and logrotate's
+            // copytruncate leaves no hole.
             Some(p) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(p).map_err(LiveError::output(p.display().to_string()))?,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(LiveError::output(p.display().to_string()))?,
             )),
             None => Box::new(std::io::BufWriter::new(std::io::stdout())),
         };
