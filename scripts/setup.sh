@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(libpcap-dev mosquitto mosquitto-clients tcpdump iptables iproute2 conntrack
-          librsvg2-bin python3-paho-mqtt tcpreplay time chromium)
+          librsvg2-bin python3-paho-mqtt tcpreplay time chromium
+          systemd groff-base man-db logrotate)
 
 missing=()
 for p in "${packages[@]}"; do

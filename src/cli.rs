@@ -37,8 +37,32 @@ pub enum Command {
     /// Write SVG timing charts and an index.html for captures.
     #[command(after_help = EXIT_CODES)]
     Report(ReportArgs),
-    /// Watch an interface live: events as they happen, metrics, packets kept around drops.
+    /// Watch an interface (or a capture stream) live: events as they happen, metrics,
+    /// packets kept around drops.
     Live(LiveArgs),
+    /// Print a shell completion script: source <(dropscope completions bash), or save it
+    /// where the shell looks for completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff: dropscope man | man -l -), or write one page per command
+    /// into a directory.
+    Man(ManArgs),
+}
+
+/// `dropscope completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `dropscope man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write dropscope.1 and a dropscope-COMMAND.1 for each command into this directory
+    /// (e.g. /usr/local/share/man/man1) instead of printing dropscope.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Output formats of `analyze`.
@@ -79,8 +103,9 @@ impl From<VocabularyArg> for Vocabulary {
 /// Options that choose what is read and how it is judged.
 #[derive(Args, Debug)]
 pub struct InputArgs {
-    /// Capture files (pcap, pcapng, optionally gzip-compressed) or directories of a rotated
-    /// capture; all are merged into one timeline by timestamp.
+    /// Capture files (pcap, pcapng, optionally gzip-compressed), directories of a rotated
+    /// capture, or - for standard input (tcpdump -U -w - | dropscope analyze -); all are
+    /// merged into one timeline by timestamp.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
     /// BPF filter applied by libpcap after frames are numbered (e.g. 'tcp port 1883').
@@ -196,19 +221,36 @@ pub struct ReportArgs {
 /// Exit codes of `live`.
 pub const LIVE_EXIT_CODES: &str = "\
 Exit codes:
-  0  stopped by SIGINT/SIGTERM (or the capture ended); events, report and kept packets flushed
+  0  stopped by SIGINT/SIGTERM (or the capture or --read stream ended); events, report and
+     kept packets flushed
   1  an output could not be written
   2  bad arguments (unknown interface, bad filter, bad address)
-  3  no permission to capture: run as root or grant the binary CAP_NET_RAW";
+  3  no permission to capture: run as root or grant the binary CAP_NET_RAW; or the --read
+     input is missing or not a capture";
 
 /// `dropscope live`.
 #[derive(Args, Debug)]
 #[command(after_help = LIVE_EXIT_CODES)]
 pub struct LiveArgs {
     /// Interface to capture on.
-    #[arg(short = 'i', long = "interface")]
-    pub interface: String,
-    /// BPF filter (default: tcp port 1883 or tcp port 8883, plus every --port and --tls-port).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        required_unless_present = "read",
+        conflicts_with = "read"
+    )]
+    pub interface: Option<String>,
+    /// Read a capture stream instead of an interface: - for standard input (ssh gw tcpdump
+    /// -U -w - | dropscope live --read -), which ends when the pipe closes, or a pcap/pcapng
+    /// file, read to its end. Packet timestamps are the clock; frames are numbered as
+    /// Wireshark numbers the same bytes.
+    #[arg(long, value_name = "FILE")]
+    pub read: Option<PathBuf>,
+    /// With --read FILE: follow the file as it grows (as tail -f) until SIGINT/SIGTERM.
+    #[arg(long, requires = "read")]
+    pub follow: bool,
+    /// BPF filter (default on an interface: tcp port 1883 or tcp port 8883, plus every
+    /// --port and --tls-port; with --read, none: applied after frames are numbered).
     #[arg(long)]
     pub filter: Option<String>,
     /// Which ports carry MQTT.
@@ -218,7 +260,7 @@ pub struct LiveArgs {
     /// a device writes during the capture are used; may be given several times.
     #[arg(long = "keylog", value_name = "FILE")]
     pub keylogs: Vec<PathBuf>,
-    /// Write events (NDJSON) to this file instead of stdout.
+    /// Append events (NDJSON) to this file instead of writing them to stdout.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
     /// Length of a report window (e.g. 30s, 5m, 1h).

@@ -2,7 +2,8 @@
 
 use crate::cli::LiveArgs;
 use dropscope::Config;
-use dropscope::live::{self, CaptureError, CaptureSpec, LiveError, LiveOptions};
+use dropscope::live::{self, CaptureError, CaptureSpec, LiveError, LiveOptions, StreamSpec};
+use dropscope::source::SourceError;
 use dropscope::time::Span;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,14 +36,35 @@ fn config(args: &LiveArgs) -> Config {
     cfg
 }
 
+/// What to capture: the interface, or the stream of `--read` (which is filtered only when
+/// asked, as `analyze` is).
+fn capture(args: &LiveArgs) -> CaptureSpec {
+    let read = args.read.as_ref().map(|path| StreamSpec {
+        path: path.clone(),
+        follow: args.follow,
+    });
+    let (interface, filter) = match (&read, &args.interface) {
+        (Some(r), _) => (
+            r.path.display().to_string(),
+            args.filter.clone().unwrap_or_default(),
+        ),
+        (None, interface) => (
+            interface.clone().unwrap_or_default(),
+            args.filter.clone().unwrap_or_else(|| default_filter(args)),
+        ),
+    };
+    CaptureSpec {
+        interface,
+        filter,
+        buffer_size: args.buffer_size,
+        snaplen: args.snaplen,
+        read,
+    }
+}
+
 fn options(args: &LiveArgs) -> LiveOptions {
     LiveOptions {
-        capture: CaptureSpec {
-            interface: args.interface.clone(),
-            filter: args.filter.clone().unwrap_or_else(|| default_filter(args)),
-            buffer_size: args.buffer_size,
-            snaplen: args.snaplen,
-        },
+        capture: capture(args),
         events: args.events.clone(),
         report_every: args.report_every,
         report_dir: args.report_dir.clone(),
@@ -72,6 +94,10 @@ fn exit_code(e: &LiveError) -> ExitCode {
     eprintln!("dropscope: {e}");
     match e {
         LiveError::Capture(CaptureError::Permission { .. }) => ExitCode::from(3),
+        LiveError::Capture(CaptureError::Input(
+            SourceError::BadFilter { .. } | SourceError::BadInput(_),
+        )) => ExitCode::from(2),
+        LiveError::Capture(CaptureError::Input(_)) => ExitCode::from(3),
         LiveError::Capture(_) => ExitCode::from(2),
         LiveError::Output { .. } => ExitCode::from(1),
     }

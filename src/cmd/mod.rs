@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod live;
 pub mod report;
+pub mod shell;
 pub mod trace;
 
 use crate::cli::InputArgs;
@@ -53,9 +54,14 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     let mut timeline = Timeline::open(&paths, input.filter.as_deref()).map_err(|e| fail(&e))?;
     let mut analyzer = Analyzer::new(cfg);
     load_keys(analyzer.keys_mut(), &input.keylogs, &paths)?;
+    let streamed = timeline.take_secrets();
+    let mut streamed_keys = KeyLogCounts::default();
     let progress = progress_bar(&paths);
     let mut seen = 0u64;
     timeline.for_each(|frame| {
+        for text in streamed.iter().flat_map(|rx| rx.try_iter()) {
+            streamed_keys += analyzer.keys_mut().add_dsb(&text);
+        }
         analyzer.push(&frame);
         seen += frame.data.len() as u64 + 16;
         if let Some(p) = &progress
@@ -68,6 +74,7 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     if let Some(p) = progress {
         p.finish_and_clear();
     }
+    say_skipped("in standard input", streamed_keys);
     let names = paths.iter().map(|p| p.display().to_string()).collect();
     let warnings = timeline.warnings().to_vec();
     Ok(analyzer.finish(names, warnings, timeline.frames_read()))
@@ -89,7 +96,8 @@ pub fn load_keys(
         n += file.finish(keys);
         say_skipped(&path.display().to_string(), n);
     }
-    for c in captures {
+    // Standard input is read once: its secrets come with its frames (see `run`).
+    for c in captures.iter().filter(|c| c.as_os_str() != source::STDIN) {
         let mut n = KeyLogCounts::default();
         // An unreadable capture is reported by the capture reader.
         let _ = source::pcapng_tls_key_logs(c, &mut |text| n += keys.add_dsb(text));
@@ -138,7 +146,7 @@ fn progress_bar(paths: &[std::path::PathBuf]) -> Option<indicatif::ProgressBar> 
 fn fail(e: &SourceError) -> ExitCode {
     eprintln!("dropscope: {e}");
     match e {
-        SourceError::BadFilter { .. } => ExitCode::from(2),
+        SourceError::BadFilter { .. } | SourceError::BadInput(_) => ExitCode::from(2),
         _ => ExitCode::from(3),
     }
 }

@@ -1,5 +1,6 @@
 //! The live source: libpcap on an interface, read by one blocking thread that hands batches
-//! of frames to the tokio side over a bounded channel.
+//! of frames to the tokio side over a bounded channel. (`stream` reads a capture stream the
+//! same way, into the same batches.)
 //!
 //! Why a thread and not pcap's `capture-stream`: the stream wakes the reactor once per packet
 //! and copies each into its own allocation; the thread drains libpcap in a tight loop, packs
@@ -8,7 +9,8 @@
 //! when analysis falls behind, the thread blocks, libpcap's buffer fills and the kernel's drop
 //! counter (reported in metrics) says so.
 
-use crate::source::Frame;
+use super::stream::StreamSpec;
+use crate::source::{Frame, SourceError, StreamStop};
 use crate::time::Timestamp;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -17,9 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Frames per batch before it is sent.
-const BATCH_FRAMES: usize = 512;
+pub(super) const BATCH_FRAMES: usize = 512;
 /// A batch is sent at least this often while packets keep arriving.
-const BATCH_AGE: Duration = Duration::from_millis(20);
+pub(super) const BATCH_AGE: Duration = Duration::from_millis(20);
 /// Longest sleep while a batch is pending. With immediate mode libpcap's ring has fixed
 /// slots of the snapshot length (about a thousand at 64 MB and 65535 bytes), so the thread
 /// must come back often enough to empty it at a few hundred thousand packets per second.
@@ -35,14 +37,16 @@ const CHANNEL_BATCHES: usize = 64;
 /// What to capture.
 #[derive(Debug, Clone)]
 pub struct CaptureSpec {
-    /// Interface name.
+    /// Interface name; with `read`, the stream's name.
     pub interface: String,
-    /// BPF filter.
+    /// BPF filter (with `read`, applied after numbering; empty for none).
     pub filter: String,
     /// libpcap buffer size, bytes.
     pub buffer_size: i32,
     /// Snapshot length, bytes.
     pub snaplen: i32,
+    /// Read this capture stream instead of the interface.
+    pub read: Option<StreamSpec>,
 }
 
 /// Why the capture could not start.
@@ -75,6 +79,9 @@ pub enum CaptureError {
         /// libpcap's words.
         reason: String,
     },
+    /// The stream given to `--read` could not be read.
+    #[error(transparent)]
+    Input(#[from] SourceError),
 }
 
 /// libpcap's own counters, updated by the capture thread.
@@ -88,11 +95,13 @@ pub struct PcapCounters {
     pub if_dropped: AtomicU64,
 }
 
-/// Frames read from the interface, packed into one buffer.
+/// Frames read from the interface, packed into one buffer; from a pcapng stream, also the
+/// TLS key logs read before its frames.
 pub struct Batch {
     linktype: u32,
     bytes: Vec<u8>,
     frames: Vec<Meta>,
+    secrets: Vec<Vec<u8>>,
 }
 
 struct Meta {
@@ -104,12 +113,50 @@ struct Meta {
 }
 
 impl Batch {
-    fn new(linktype: u32) -> Batch {
+    pub(super) fn new(linktype: u32) -> Batch {
         Batch {
             linktype,
             bytes: Vec::with_capacity(64 * 1024),
             frames: Vec::with_capacity(BATCH_FRAMES),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Adds a frame read from a stream (already numbered).
+    pub(super) fn push_frame(&mut self, f: &Frame<'_>) {
+        self.frames.push(Meta {
+            number: f.number,
+            ts: f.ts,
+            start: self.bytes.len(),
+            len: f.data.len(),
+            wire_len: f.wire_len,
+        });
+        self.bytes.extend_from_slice(f.data);
+    }
+
+    /// Adds a TLS key log (NSS key log text) to be known before the batch's frames.
+    pub(super) fn add_secrets(&mut self, text: Vec<u8>) {
+        self.secrets.push(text);
+    }
+
+    /// Whether it carries key logs.
+    pub(super) fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// The TLS key logs to take before the frames.
+    pub fn secrets(&self) -> impl Iterator<Item = &[u8]> {
+        self.secrets.iter().map(Vec::as_slice)
+    }
+
+    /// The newest frame's timestamp.
+    pub fn newest(&self) -> Option<Timestamp> {
+        self.frames.iter().map(|m| m.ts).max()
+    }
+
+    /// The first frame's timestamp.
+    pub fn first(&self) -> Option<Timestamp> {
+        self.frames.first().map(|m| m.ts)
     }
 
     fn push(&mut self, number: u64, header: &pcap::PacketHeader, data: &[u8]) {
@@ -156,12 +203,36 @@ pub struct Live {
     pub linktype: u32,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// For a stream: ends a read the thread is blocked in.
+    unblock: Option<StreamStop>,
 }
 
 impl Live {
+    /// A capture read by `thread`, which sends `batches` and stops when `stop` is set.
+    pub(super) fn from_parts(
+        batches: mpsc::Receiver<Batch>,
+        counters: Arc<PcapCounters>,
+        linktype: u32,
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<()>,
+        unblock: Option<StreamStop>,
+    ) -> Live {
+        Live {
+            batches,
+            counters,
+            linktype,
+            stop,
+            thread: Some(thread),
+            unblock,
+        }
+    }
+
     /// Asks the capture thread to stop; `batches` closes once it has.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(u) = &self.unblock {
+            u.stop();
+        }
     }
 
     /// Waits for the capture thread (it stops within one read timeout of `stop`).
@@ -193,13 +264,7 @@ pub fn start(spec: &CaptureSpec) -> Result<Live, CaptureError> {
             interface: spec.interface.clone(),
             reason: e.to_string(),
         })?;
-    Ok(Live {
-        batches: rx,
-        counters,
-        linktype,
-        stop,
-        thread: Some(thread),
-    })
+    Ok(Live::from_parts(rx, counters, linktype, stop, thread, None))
 }
 
 fn open(spec: &CaptureSpec) -> Result<pcap::Capture<pcap::Active>, CaptureError> {

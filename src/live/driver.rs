@@ -1,11 +1,12 @@
 //! The driver's state between ticks: the analyzer, the sinks, what was already announced.
 
 use super::capture::{Batch, PcapCounters};
+use super::clock::Clock;
 use super::events::{Event, EventSink};
 use super::metrics::{CauseLabels, KindLabels, Metrics, raise_to};
 use super::ring::{self, Ring};
 use super::window::{self, Retired, Window};
-use super::{LiveError, LiveOptions, wall_now};
+use super::{LiveError, LiveOptions};
 use crate::engine::Analysis;
 use crate::engine::Analyzer;
 use crate::time::{Span, Timestamp};
@@ -39,6 +40,8 @@ pub struct Driver {
     /// Caps already reported on stderr.
     caps_told: FxHashSet<&'static str>,
     window_start: Timestamp,
+    /// Wall time on an interface, packet time on a stream.
+    clock: Clock,
     /// TLS key logs, read as they grow (a device writes its keys during the capture).
     keylogs: Vec<KeyLogFile>,
 }
@@ -52,8 +55,14 @@ impl Driver {
         linktype: u32,
     ) -> Result<Driver, LiveError> {
         let out: Box<dyn Write + Send> = match &opts.events {
+            // Appended to, so a restarted service keeps what it wrote before and logrotate's
+            // copytruncate leaves no hole.
             Some(p) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(p).map_err(LiveError::output(p.display().to_string()))?,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(LiveError::output(p.display().to_string()))?,
             )),
             None => Box::new(std::io::BufWriter::new(std::io::stdout())),
         };
@@ -64,6 +73,7 @@ impl Driver {
             let retention = Span(opts.keep.0 + RETIREMENT_SLACK.0);
             Ring::new(dir.clone(), linktype, opts.keep, retention, opts.ring_bytes)
         });
+        let clock = Clock::new(opts.capture.read.is_some());
         Ok(Driver {
             analyzer,
             window: Window::default(),
@@ -76,7 +86,8 @@ impl Driver {
             opened: FxHashSet::default(),
             overdue: FxHashMap::default(),
             caps_told: FxHashSet::default(),
-            window_start: wall_now(),
+            window_start: clock.now(),
+            clock,
             keylogs: opts.keylogs.iter().map(KeyLogFile::new).collect(),
         })
     }
@@ -85,6 +96,14 @@ impl Driver {
     /// (a size check per file when nothing was appended).
     pub fn batch(&mut self, b: &Batch) {
         self.read_keys();
+        for text in b.secrets() {
+            self.analyzer.keys_mut().add_dsb(text);
+        }
+        if let Some(newest) = b.newest()
+            && self.clock.saw(newest)
+        {
+            self.window_start = b.first().unwrap_or(newest);
+        }
         for f in b.frames() {
             if let Some(r) = self.ring.as_mut() {
                 r.push(&f);
@@ -113,6 +132,11 @@ impl Driver {
                 Err(_) => {}
             }
         }
+    }
+
+    /// The time now, by the clock of the source.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// The clock reached `now`: emits what happened since the last tick.
@@ -262,7 +286,7 @@ impl Driver {
 
     /// Writes the report of the window that just ended, and forgets its connections.
     pub fn report_window(&mut self) -> Result<(), LiveError> {
-        let now = wall_now();
+        let now = self.clock.now();
         let window = self
             .window
             .take(&self.analyzer, vec![self.interface.clone()]);
@@ -274,7 +298,7 @@ impl Driver {
     /// At shutdown: emits connections that closed but had not been retired yet, then writes
     /// the final report (the last window and the connections still open).
     pub fn finish(mut self, pcap: &PcapCounters) -> Result<(), LiveError> {
-        let now = wall_now();
+        let now = self.clock.end();
         self.analyzer.advance(now);
         self.analyzer.retire_where(|f| f.closed());
         self.tick(now, pcap)?;

@@ -3,13 +3,16 @@
 //! the signals. Only this module reads the wall clock.
 
 pub mod capture;
+mod clock;
 mod driver;
 pub mod events;
 pub mod metrics;
 pub mod ring;
+pub mod stream;
 pub mod window;
 
 pub use capture::{CaptureError, CaptureSpec};
+pub use stream::StreamSpec;
 
 use crate::engine::{Analyzer, Config};
 use crate::time::{Span, Timestamp};
@@ -83,8 +86,8 @@ pub fn wall_now() -> Timestamp {
     Timestamp::from_parts(d.as_secs() as i64, i64::from(d.subsec_nanos()))
 }
 
-/// Captures and analyzes until SIGINT or SIGTERM (or the capture ends), then flushes events,
-/// the final report and kept packets.
+/// Captures (or reads a stream) and analyzes until SIGINT or SIGTERM (or the capture or
+/// stream ends), then flushes events, the final report and kept packets.
 pub fn run(opts: LiveOptions, cfg: Config) -> Result<(), LiveError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,7 +97,10 @@ pub fn run(opts: LiveOptions, cfg: Config) -> Result<(), LiveError> {
 }
 
 async fn run_async(opts: LiveOptions, cfg: Config) -> Result<(), LiveError> {
-    let mut live = capture::start(&opts.capture)?;
+    let mut live = match &opts.capture.read {
+        Some(stream) => stream::start(&opts.capture, stream)?,
+        None => capture::start(&opts.capture)?,
+    };
     let metrics = Arc::new(Metrics::new());
     if let Some(addr) = opts.metrics {
         let bound = metrics::serve(addr, metrics.clone())
@@ -103,8 +109,13 @@ async fn run_async(opts: LiveOptions, cfg: Config) -> Result<(), LiveError> {
         eprintln!("dropscope: metrics on http://{bound}/metrics");
     }
     let mut driver = Driver::new(&opts, Analyzer::new(cfg), metrics, live.linktype)?;
+    let doing = if opts.capture.read.is_some() {
+        "reading"
+    } else {
+        "capturing on"
+    };
     eprintln!(
-        "dropscope: capturing on {} ({})",
+        "dropscope: {doing} {} ({})",
         opts.capture.interface, opts.capture.filter
     );
     let result = main_loop(&mut driver, &mut live, &opts).await;
@@ -129,7 +140,7 @@ async fn main_loop(d: &mut Driver, live: &mut Live, opts: &LiveOptions) -> Resul
                 Some(b) => d.batch(&b),
                 None => return Ok(()),
             },
-            _ = tick.tick() => d.tick(wall_now(), &live.counters)?,
+            _ = tick.tick() => d.tick(d.now(), &live.counters)?,
             _ = idle.tick() => d.evict_idle(),
             _ = report.tick() => d.report_window()?,
             _ = sigterm.recv() => return Ok(()),

@@ -1,17 +1,16 @@
 //! One capture file: plain classic pcap through the fast reader (`fast`), everything else
-//! (pcapng, gzip, a damaged record onwards) through libpcap.
+//! (pcapng, gzip, standard input, a damaged record onwards) through libpcap.
 
 use super::fast::{FastPcap, Next};
+use super::stream::{self, Feed, Sniffed, StreamStop};
 use super::{Frame, ReadWarning, SourceError};
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
 use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::net::UnixStream;
+use std::io::{IsTerminal, Read};
+use std::os::fd::{IntoRawFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 
 /// The on-disk format, from the file's magic number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +28,9 @@ pub struct CaptureFile {
     path: PathBuf,
     capture: Capture<Offline>,
     format: Format,
-    gzipped: bool,
+    /// A plain file that can be opened again: read by the fast path, and searched for
+    /// where it broke (a gzip file or a stream cannot be).
+    rereadable: bool,
     linktype: u32,
     frames: u64,
     /// Byte offset of the next record, tracked from record sizes for classic pcap.
@@ -39,35 +40,117 @@ pub struct CaptureFile {
     filter: Option<pcap::BpfProgram>,
     /// The fast path for plain classic pcap; `None` once libpcap reads (see `fast`).
     fast: Option<FastPcap>,
-    /// The decompressing thread of a gzip capture. Declared after `capture` so that it is
-    /// dropped (stopped and joined) after libpcap's end of the socket is closed.
-    _gunzip: Option<Gunzip>,
+    /// The thread feeding a gzip file or a stream into libpcap. Declared after `capture`
+    /// so that it is dropped (stopped and joined) after libpcap's end of the socket is closed.
+    feed: Option<Feed>,
+    /// libpcap's descriptor of a fed capture's socket (open while `capture` lives).
+    fed_fd: Option<RawFd>,
 }
 
 const PCAP_FILE_HEADER: u64 = 24;
 const PCAP_RECORD_HEADER: u64 = 16;
 
+/// The capture name that stands for standard input.
+pub const STDIN: &str = "-";
+
 impl CaptureFile {
-    /// Opens a pcap or pcapng file, gzip-compressed or not (told by its magic, not its name).
+    /// Opens a pcap or pcapng file, gzip-compressed or not (told by its magic, not its name);
+    /// `-` reads standard input.
     pub fn open(path: &Path, filter: Option<&str>) -> Result<CaptureFile, SourceError> {
+        if path == Path::new(STDIN) {
+            return CaptureFile::open_stdin(filter);
+        }
         let io = |source| SourceError::Io {
             path: path.to_path_buf(),
             source,
         };
         let (format, gzipped) = file_format(path).map_err(io)?;
-        let (capture, gunzip) = if gzipped {
-            let (capture, thread) = open_gzip(path)?;
-            (capture, Some(thread))
-        } else {
-            (
-                Capture::from_file_with_precision(path, Precision::Nano),
-                None,
-            )
-        };
-        let capture = capture.map_err(|e| SourceError::NotACapture {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+        if gzipped {
+            let sniffed = Sniffed {
+                format,
+                reader: Box::new(flate2::read::MultiGzDecoder::new(
+                    File::open(path).map_err(io)?,
+                )),
+            };
+            return CaptureFile::open_fed(path, sniffed, Fed::GzipFile, filter);
+        }
+        let capture = Capture::from_file_with_precision(path, Precision::Nano)
+            .map_err(|e| not_a_capture(path, &e))?;
+        let mut file = CaptureFile::with(path, capture, format, filter)?;
+        file.rereadable = true;
+        file.fast = FastPcap::open(path);
+        Ok(file)
+    }
+
+    /// Opens a capture that arrives through `reader` (pcap or pcapng, gzip-compressed or
+    /// not), read once from start to end, named `name`: a file followed as it grows, say.
+    /// The TLS secrets of a pcapng stream are taken out on the way ([`Self::take_secrets`]).
+    pub fn open_stream(
+        name: &Path,
+        reader: Box<dyn Read + Send>,
+        filter: Option<&str>,
+    ) -> Result<CaptureFile, SourceError> {
+        let sniffed = stream::sniff(reader).map_err(|source| SourceError::Io {
+            path: name.to_path_buf(),
+            source,
         })?;
+        CaptureFile::open_fed(name, sniffed, Fed::Stream, filter)
+    }
+
+    fn open_stdin(filter: Option<&str>) -> Result<CaptureFile, SourceError> {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(SourceError::BadInput(
+                "standard input is a terminal: pipe a capture into it (tcpdump -U -w - | dropscope analyze -)".into(),
+            ));
+        }
+        let name = Path::new(STDIN);
+        let sniffed = stream::sniff(Box::new(stdin)).map_err(|source| SourceError::Io {
+            path: name.to_path_buf(),
+            source,
+        })?;
+        CaptureFile::open_fed(name, sniffed, Fed::Stdin, filter)
+    }
+
+    /// Opens a capture fed through a socket by a thread (see `stream`).
+    fn open_fed(
+        path: &Path,
+        sniffed: Sniffed,
+        fed: Fed,
+        filter: Option<&str>,
+    ) -> Result<CaptureFile, SourceError> {
+        let thread_name = format!(
+            "{} {}",
+            fed.thread_prefix(),
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let format = sniffed.format;
+        // A file's secrets are read by the pre-pass (`secrets`), a stream's on the way. A
+        // read of standard input cannot be interrupted: its thread is not joined.
+        let (secrets, join) = (fed != Fed::GzipFile, fed != Fed::Stdin);
+        let (reader, feed) =
+            stream::feed(sniffed, thread_name, secrets, join).map_err(|source| {
+                SourceError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        let fd = reader.into_raw_fd();
+        // SAFETY: `fd` is a fresh socket read end owned by nobody else; libpcap takes it over.
+        let capture = unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) }
+            .map_err(|e| not_a_capture(path, &e))?;
+        let mut file = CaptureFile::with(path, capture, format, filter)?;
+        file.feed = Some(feed);
+        file.fed_fd = Some(fd);
+        Ok(file)
+    }
+
+    fn with(
+        path: &Path,
+        capture: Capture<Offline>,
+        format: Format,
+        filter: Option<&str>,
+    ) -> Result<CaptureFile, SourceError> {
         let linktype = capture.get_datalink().0 as u32;
         let filter = match filter {
             Some(text) => Some(compile_filter(&capture, text)?),
@@ -77,15 +160,48 @@ impl CaptureFile {
             path: path.to_path_buf(),
             capture,
             format,
-            gzipped,
+            rereadable: false,
             linktype,
             frames: 0,
             offset: PCAP_FILE_HEADER,
             warning: None,
             filter,
-            fast: if gzipped { None } else { FastPcap::open(path) },
-            _gunzip: gunzip,
+            fast: None,
+            feed: None,
+            fed_fd: None,
         })
+    }
+
+    /// The TLS key logs found in a pcapng stream's Decryption Secrets Blocks, in stream
+    /// order; each is sent before the frames that follow it are read. `None` for a file
+    /// (read them with [`super::pcapng_tls_key_logs`]) or when already taken.
+    pub fn take_secrets(&mut self) -> Option<Receiver<Vec<u8>>> {
+        self.feed.as_mut()?.secrets.take()
+    }
+
+    /// Whether reading on would wait for a stream's writer: nothing is waiting in the socket
+    /// (libpcap may still hold whole records in its own buffer). Always false for a file.
+    pub fn stream_is_dry(&self) -> bool {
+        let Some(fd) = self.fed_fd else {
+            return false;
+        };
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the call; the descriptor is open while `capture` lives.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready == 0
+    }
+
+    /// For a stream: a handle that ends it from another thread (a blocked read returns).
+    pub fn stopper(&self) -> Option<std::io::Result<StreamStop>> {
+        let (feed, fd) = (self.feed.as_ref()?, self.fed_fd?);
+        // SAFETY: the descriptor is libpcap's, open while `self.capture` lives; it is only
+        // borrowed here to be duplicated.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        Some(feed.stopper(fd))
     }
 
     /// The file's path.
@@ -148,7 +264,7 @@ impl CaptureFile {
             Err(e) => {
                 let offset = match self.format {
                     Format::Pcap => Some(self.offset),
-                    Format::Pcapng if !self.gzipped => pcapng_fault(&self.path, self.frames),
+                    Format::Pcapng if self.rereadable => pcapng_fault(&self.path, self.frames),
                     _ => None,
                 };
                 self.warning = Some(ReadWarning {
@@ -204,7 +320,7 @@ fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(got)
 }
 
-fn format_of(magic: &[u8]) -> Format {
+pub(super) fn format_of(magic: &[u8]) -> Format {
     match magic {
         [0xa1, 0xb2, 0xc3, 0xd4]
         | [0xd4, 0xc3, 0xb2, 0xa1]
@@ -283,102 +399,33 @@ fn compile_filter(capture: &Capture<Offline>, text: &str) -> Result<pcap::BpfPro
         })
 }
 
-/// libpcap reads only plain files, so a gzip capture is decompressed by a thread into a
-/// socket pair whose read end libpcap reads like a file; memory stays at the socket's buffer.
-/// A socket rather than a pipe so that the thread can write with `MSG_NOSIGNAL`: when
-/// libpcap stops early on a corrupt capture, the write fails with EPIPE instead of raising
-/// SIGPIPE, which kills a host process that does not ignore it (a fuzzer, a C program).
-fn open_gzip(path: &Path) -> Result<(Result<Capture<Offline>, pcap::Error>, Gunzip), SourceError> {
-    let io = |source| SourceError::Io {
+/// What a fed capture is fed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fed {
+    /// A gzip-compressed file, decompressed.
+    GzipFile,
+    /// A reader given by the caller.
+    Stream,
+    /// Standard input.
+    Stdin,
+}
+
+impl Fed {
+    /// The start of the feeding thread's name.
+    fn thread_prefix(self) -> &'static str {
+        match self {
+            Fed::GzipFile => "gz",
+            Fed::Stream => "stream",
+            Fed::Stdin => "stdin",
+        }
+    }
+}
+
+fn not_a_capture(path: &Path, e: &pcap::Error) -> SourceError {
+    SourceError::NotACapture {
         path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io)?;
-    let (reader, writer) = UnixStream::pair().map_err(io)?;
-    // A blocked write wakes this often to see whether the reader has gone (see `Gunzip`).
-    writer
-        .set_write_timeout(Some(std::time::Duration::from_millis(100)))
-        .map_err(io)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    let name = format!(
-        "gz {}",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    );
-    let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        let mut decoder = flate2::read::MultiGzDecoder::new(file);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match decoder.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if send_all(&writer, &buf[..n], &stopped).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    let thread = spawned.map_err(io)?;
-    let fd = reader.into_raw_fd();
-    // SAFETY: `fd` is a fresh socket read end owned by nobody else; libpcap takes it over.
-    let capture = unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) };
-    Ok((
-        capture,
-        Gunzip {
-            stop,
-            thread: Some(thread),
-        },
-    ))
-}
-
-/// The thread decompressing a gzip capture into libpcap's socket. Dropping it tells the
-/// thread to stop (a write it is blocked in, because libpcap stopped reading or never
-/// started, gives up within its timeout) and joins it: no thread or buffer outlives the file.
-struct Gunzip {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Gunzip {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        reason: e.to_string(),
     }
-}
-
-/// Writes all of `buf` to `sock` without ever raising SIGPIPE, giving up when `stop` is set.
-fn send_all(sock: &UnixStream, mut buf: &[u8], stop: &AtomicBool) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        // SAFETY: `buf` is valid for `buf.len()` bytes and `sock` stays open for the call.
-        let sent = unsafe {
-            libc::send(
-                sock.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        match usize::try_from(sent) {
-            Ok(n) => buf = &buf[n..],
-            Err(_) => {
-                let e = std::io::Error::last_os_error();
-                let retry = match e.kind() {
-                    std::io::ErrorKind::Interrupted => true,
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                        !stop.load(Ordering::Relaxed)
-                    }
-                    _ => false,
-                };
-                if !retry {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,12 @@ impl Timeline {
         })
     }
 
+    /// The TLS key logs that a pcapng stream (standard input) carries, sent as they are
+    /// read: take them before each frame (see [`CaptureFile::take_secrets`]).
+    pub fn take_secrets(&mut self) -> Option<std::sync::mpsc::Receiver<Vec<u8>>> {
+        self.files.iter_mut().find_map(CaptureFile::take_secrets)
+    }
+
     /// Warnings collected so far (truncated or corrupt files).
     pub fn warnings(&self) -> &[ReadWarning] {
         &self.warnings

@@ -1,15 +1,17 @@
-//! Capture sources: pcap and pcapng files (plain or gzip), rotated capture sets merged into
-//! one timeline, and (in `live`) interfaces. Every source numbers frames 1-based before any
+//! Capture sources: pcap and pcapng files (plain or gzip) and standard input, rotated
+//! capture sets merged into one timeline, and (in `live`) interfaces. Every source numbers frames 1-based before any
 //! filter is applied, so frame numbers match Wireshark's.
 
 mod fast;
 mod file;
 mod merge;
 mod secrets;
+mod stream;
 
-pub use file::{CaptureFile, Format};
+pub use file::{CaptureFile, Format, STDIN};
 pub use merge::Timeline;
 pub use secrets::pcapng_tls_key_logs;
+pub use stream::StreamStop;
 
 use crate::time::Timestamp;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,9 @@ pub enum SourceError {
         /// libpcap's words.
         reason: String,
     },
+    /// The inputs cannot be read as given (standard input twice, or a terminal).
+    #[error("{0}")]
+    BadInput(String),
     /// The BPF filter did not compile.
     #[error("bad filter {filter:?}: {reason}")]
     BadFilter {
@@ -92,6 +97,12 @@ impl std::fmt::Display for ReadWarning {
 /// Expands the command line's inputs: a directory stands for the capture files in it (a
 /// rotated capture set), sorted by name; files are taken as given.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    let stdin = inputs.iter().filter(|p| p.as_os_str() == STDIN).count();
+    if stdin > 1 {
+        return Err(SourceError::BadInput(
+            "standard input (-) can be read only once".into(),
+        ));
+    }
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {

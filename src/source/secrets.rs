@@ -16,7 +16,7 @@ const BUFFER: usize = 4 << 20;
 
 /// Most secret bytes taken from one file: a key log line is about 180 bytes, so this is
 /// half a million sessions.
-const MAX_SECRET_BYTES: usize = 96 << 20;
+pub(super) const MAX_SECRET_BYTES: usize = 96 << 20;
 
 /// Hands `each` the TLS key log (NSS key log text) of every Decryption Secrets Block in a
 /// pcapng file, plain or gzip-compressed, in file order, without copying it; returns how
@@ -35,6 +35,18 @@ pub fn pcapng_tls_key_logs(path: &Path, each: &mut impl FnMut(&[u8])) -> std::io
     }
 }
 
+/// The TLS key log text of a Decryption Secrets Block; `None` for any other block.
+pub(super) fn tls_key_log<'a>(block: &Block<'a>) -> Option<&'a [u8]> {
+    let Block::DecryptionSecrets(dsb) = block else {
+        return None;
+    };
+    if dsb.secrets_type != SecretsType::TlsKeyLog {
+        return None;
+    }
+    let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+    Some(dsb.data.get(..len).unwrap_or(dsb.data))
+}
+
 fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
     let Ok(mut blocks) = PcapNGReader::new(BUFFER, reader) else {
         return 0;
@@ -43,11 +55,9 @@ fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
     loop {
         match blocks.next() {
             Ok((used, block)) => {
-                if let PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) = block
-                    && dsb.secrets_type == SecretsType::TlsKeyLog
+                if let PcapBlockOwned::NG(block) = block
+                    && let Some(data) = tls_key_log(&block)
                 {
-                    let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
-                    let data = dsb.data.get(..len).unwrap_or(dsb.data);
                     total = total.saturating_add(data.len());
                     if total > MAX_SECRET_BYTES {
                         break;
@@ -69,11 +79,11 @@ fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A little-endian pcapng block of `kind` around `body` (padded to 32 bits).
-    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn block(kind: u32, body: &[u8]) -> Vec<u8> {
         let pad = (4 - body.len() % 4) % 4;
         let len = (12 + body.len() + pad) as u32;
         let mut b = Vec::new();
@@ -85,7 +95,7 @@ mod tests {
         b
     }
 
-    fn shb() -> Vec<u8> {
+    pub(crate) fn shb() -> Vec<u8> {
         let mut body = Vec::new();
         body.extend(0x1A2B_3C4Du32.to_le_bytes());
         body.extend(1u16.to_le_bytes());
@@ -94,7 +104,7 @@ mod tests {
         block(0x0A0D_0D0A, &body)
     }
 
-    fn dsb(kind: u32, text: &[u8]) -> Vec<u8> {
+    pub(crate) fn dsb(kind: u32, text: &[u8]) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend(kind.to_le_bytes());
         body.extend((text.len() as u32).to_le_bytes());
@@ -104,7 +114,7 @@ mod tests {
         block(0x0000_000A, &body)
     }
 
-    fn idb() -> Vec<u8> {
+    pub(crate) fn idb() -> Vec<u8> {
         let mut body = Vec::new();
         body.extend(1u16.to_le_bytes());
         body.extend(0u16.to_le_bytes());
