@@ -336,7 +336,23 @@ def first_alert(c):
     return None
 
 
-def check(capture, c, cause, side=None):
+SERVER_FIRST = ("keepalive_timeout", "session_taken_over", "server_shutdown", "protocol_violation",
+                "server_close")
+
+
+def strict_problems(c, cause):
+    """--strict: causes that start with the server must show the server's FIN/RST first, and
+    a refused TCP connection (tcp_refused) is a SYN answered by the server side's RST, with
+    no MQTT in it."""
+    first = c["first_close"]
+    return {
+        cause: cause in SERVER_FIRST and (first is None or first[2] != "server"),
+        "tcp_refused": (c.get("connect_frame") is not None or first is None or first[2:4] != ("server", "RST")
+                        or bool(c.get("client_data"))),
+    }
+
+
+def check(capture, c, cause, side=None, strict=False):
     """The wire must agree with what the scenario meant to do; if it does not (a race, a
     lost packet), the scenario failed and must be run again rather than mislabelled."""
     problems = {}
@@ -384,6 +400,8 @@ def check(capture, c, cause, side=None):
         or any(side == "client" for fr, side, code in c.get("ws_closes", [])),
         "reset": c["first_close"] is None or c["first_close"][3] != "RST",
     })
+    if strict:
+        problems.update(strict_problems(c, cause))
     if problems.get(cause):
         raise SystemExit("%s: connection %s (%s) does not look like %s on the wire: %s" % (
             capture, c["client"], c["client_id"], cause, facts(c)))
@@ -423,6 +441,8 @@ def main():
     p.add_argument("--ws-ports", default="", help="MQTT-over-WebSocket server ports (ws://)")
     p.add_argument("--wss-ports", default="", help="MQTT-over-WebSocket-over-TLS server ports (wss://)")
     p.add_argument("--findings", default="")
+    p.add_argument("--strict", action="store_true",
+                   help="also check that server-side causes show the server's close first (see strict_problems)")
     p.add_argument("--rule", action="append", default=[])
     p.add_argument("--out", required=True)
     a = p.parse_args()
@@ -456,7 +476,7 @@ def main():
         sport = int(c["server"].rsplit(":", 1)[1])
         c["tls"] = sport in tls_ports or sport in wss_ports
         c["ws"] = "ws" if sport in ws_ports else "wss" if sport in wss_ports else None
-        check(a.capture, c, cause, side)
+        check(a.capture, c, cause, side, a.strict)
         v = collections.OrderedDict([("client", c["client"]), ("server", c["server"]),
                                      ("client_id", c["client_id"])])
         if c["ws"]:

@@ -8,6 +8,11 @@
   grow HOST ID N     MQTT 5: publish messages of growing size until the broker drops
                      the connection (its max_packet_size), then reconnect with a new
                      connection and start again; N connections in all.
+  hold HOST ID KA S [USER PASS]
+                     MQTT 3.1.1: connect (keepalive KA, optional credentials), subscribe to
+                     a topic nobody publishes on, keep the connection up (PINGREQs) for S
+                     seconds, then exit without DISCONNECT (to be stopped, killed or refused
+                     before that).
 """
 import sys
 import time
@@ -84,6 +89,18 @@ def chatty(host, cid, secs):
     c.loop_stop()
 
 
+def hold(host, cid, ka, secs, user=None, password=None):
+    c = new_client(cid, mqtt.MQTTv311)
+    c.on_connect = lambda cl, u, f, rc: log("connected", rc)
+    c.on_disconnect = lambda cl, u, rc: log("disconnected", rc)
+    if user:
+        c.username_pw_set(user, password)
+    c.connect(host, 1883, keepalive=int(ka))
+    c.subscribe("lab/quiet/" + cid, qos=0)
+    pump(c, float(secs))
+    log("hold done")
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"clean5": clean5, "grow": grow, "chatty": chatty}[mode](*args)
+    {"clean5": clean5, "grow": grow, "chatty": chatty, "hold": hold}[mode](*args)
