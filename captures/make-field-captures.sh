@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Field shapes: small real captures of the shapes that real captures published by other
+# projects show and the lab's own did not (issue 14): packets recorded once per interface
+# (tcpdump -i any, pcapng with several interfaces), a port scan on loopback, bursts of
+# short server-closed connections, a capture starting inside a split CONNACK, a PUBLISH with
+# QoS 3, a capture holding only the closing FINs, a reconnect storm against a stopped broker,
+# a steady drop rate with one real broker restart.
+#
+#   sudo captures/make-field-captures.sh            # every scenario (in parallel)
+#   sudo captures/make-field-captures.sh NAME...    # only these scenarios
+#   captures/make-field-captures.sh --list          # scenario names
+#
+# The lab's helpers (namespaces, broker_start, cap_start/cap_stop, mqttc, expect ...) come
+# from make-captures.sh; see its header for the three-namespace layout (client ns c0
+# 10.77.1.2, gateway ns, broker ns b0 10.77.2.2).  Scenarios that need another layout build
+# it here.  Everything on the wire comes from the Linux TCP stack, mosquitto 2.0, the
+# mosquitto clients, lab/mqttc.py, lab/raw_broker.py (for the split CONNACK no broker sends)
+# and nmap; captures are cut with editcap only where a scenario says so (a capture that
+# starts mid-stream).  lab/field_expect.py writes field/NAME.expected.json.
+set -euo pipefail
+
+FIELD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export OUT=${OUT:-$FIELD_HERE/field}
+# shellcheck source=make-captures.sh
+source "$FIELD_HERE/make-captures.sh"
+mkdir -p "$OUT"
+
+# fexpect CAPTURE VANTAGE SCENARIO HOW FINDINGS [--field-option...] -- RULE...
+# like expect (make-captures.sh) but through lab/field_expect.py
+fexpect() {
+  local cap=$1 vantage=$2 scenario=$3 how=$4 findings=$5; shift 5
+  local opts=() args=() base
+  while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
+  shift
+  for r in "$@"; do args+=(--rule "$r"); done
+  base=${cap%.pcap}; base=${base%.pcapng}
+  "$PY" "$LABPY/field_expect.py" --dir "$OUT" --capture "$cap" --vantage "$vantage" \
+    --scenario "$scenario" --how "$how" --findings "$findings" --ports "${PORTS:-1883}" \
+    --out "$OUT/$base.expected.json" "${opts[@]}" "${args[@]}"
+}
+
+# frames FILE FILTER: the frame numbers tshark shows for FILTER, space-separated
+frames() { tshark -r "$1" -Y "$2" -T fields -e frame.number | tr '\n' ' '; }
+
+# keep_from FILE FIRST: cut FILE in place so that it starts at frame FIRST
+keep_from() {
+  local last
+  last=$(capinfos -c -M "$1" | awk '/Number of packets/ {print $NF}')
+  editcap -r "$1" "$1.cut" "$2-$last"
+  mv "$1.cut" "$1"
+}
+
+# --------------------------------------------------------------- scenarios ---------
+
+fc_publish-qos3() {
+  broker_start
+  cap_start CAP broker "$OUT/publish-qos3.pcap"
+  # PUBLISH, flags 0110 (QoS bits 11), remaining length 15: topic "lab/q3", packet id 1,
+  # payload "hello"; correctly framed, only the QoS is invalid
+  MQTTC_TIMEOUT=10 mqttc --host $B_IP --id qos3 --ka 10 \
+    --plan connect,sleep:0.3,raw:360f00066c61622f7133000168656c6c6f,ping:2 >"$WORK/a.log" || true
+  MQTTC_TIMEOUT=10 mqttc --host $B_IP --id qos1-control --ka 10 \
+    --plan connect,pub:1:0.3:5:1,disconnect >"$WORK/b.log" || true
+  cap_stop "$CAP"
+  grep -q "Client qos3 disconnected due to malformed packet\|Client qos3 disconnected" "$WORK/mosquitto.log" ||
+    die "mosquitto did not close qos3: $(grep qos3 "$WORK/mosquitto.log")"
+  fexpect publish-qos3.pcap broker \
+    "a correctly framed PUBLISH with QoS 3 (first byte 0x36) after a good CONNECT/CONNACK; the broker closes the connection" \
+    "Raw client qos3 (lab/mqttc.py) connects (3.1.1, keepalive 10), 0.3 s after CONNACK sends PUBLISH 36 0f 0006 'lab/q3' 0001 'hello': a well framed PUBLISH whose QoS bits are 11 (reserved). mosquitto logs it as a protocol error and closes the socket. Then a control client publishes one QoS 1 message and disconnects." "" -- \
+    "id=qos3|protocol_violation|protocol|server|null|malformed PUBLISH (QoS 3): one PUBLISH counted, the broker closed for the protocol error" \
+    "id=qos1-control|client_disconnect|none|client|null|control: QoS 1 PUBLISH, PUBACK, DISCONNECT"
+}
+
+fc_fins-only() {
+  broker_start
+  cap_start CAP broker "$WORK/full.pcap"
+  # one client ends with DISCONNECT then FIN, one with a bare FIN; the cut keeps only
+  # their closing FIN exchanges, which look alike
+  MQTTC_TIMEOUT=10 mqttc --host $B_IP --id fins-disconnect --bind-port 40201 --ka 30 --plan connect,silent:1,disconnect >"$WORK/a.log" || true
+  MQTTC_TIMEOUT=10 mqttc --host $B_IP --id fins-close --bind-port 40202 --ka 30 --plan connect,silent:1,close >"$WORK/b.log" || true
+  cap_stop "$CAP"
+  # the first FIN of each connection and what follows it; nothing before
+  local keep
+  keep=$("$PY" - "$WORK/full.pcap" <<'EOF'
+import subprocess, sys
+rows = subprocess.run(["tshark", "-r", sys.argv[1], "-Y", "tcp", "-T", "fields", "-e", "frame.number",
+                       "-e", "tcp.stream", "-e", "tcp.flags.fin"], capture_output=True, text=True, check=True).stdout
+fin_seen, keep = set(), []
+for line in rows.splitlines():
+    fr, st, fin = line.split("\t")
+    if fin in ("1", "True"):
+        fin_seen.add(st)
+    if st in fin_seen:
+        keep.append(fr)
+print(" ".join(keep))
+EOF
+)
+  log "keeping frames $keep"
+  editcap -r "$WORK/full.pcap" "$OUT/fins-only.pcap" $keep
+  fexpect fins-only.pcap broker \
+    "only the closing FIN exchanges of two connections are in the capture: nothing says whether the client sent DISCONNECT or crashed" \
+    "Two raw clients (lab/mqttc.py, 3.1.1, keepalive 30) connect and stay silent for 1 s; fins-disconnect then sends DISCONNECT and a FIN, fins-close only a FIN (shutdown, no DISCONNECT). The capture was cut with editcap to keep, of each connection, its first FIN and what follows (FIN/ACK by the client, FIN/ACK by the broker, ACK); the client ports say which is which. In truth one ended cleanly and one without DISCONNECT; the capture cannot tell them apart, so neither is a client crash (client_close, 'the will message fires'): the verdict must say what is missing." "" \
+    --midstream -- \
+    "port=40201|unknown|null|null|null|only the closing FINs are in the capture; in truth fins-disconnect sent DISCONNECT just before its FIN (cut away)" \
+    "port=40202|unknown|null|null|null|only the closing FINs are in the capture; in truth fins-close sent a bare FIN (no DISCONNECT)"
+}
+
+# ---------------------------------------------------------------- driver -----------
+field_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^fc_//p'; }
+
+field_main() {
+  [[ ${1:-} == --list ]] && { field_scenarios; exit 0; }
+  if [[ ${1:-} == --one ]]; then
+    SCEN=$2
+    declare -F "fc_$2" >/dev/null || die "no scenario $2"
+    lab_up "field-$2"
+    "fc_$2"
+    log "done"
+    exit 0
+  fi
+  ((EUID == 0)) || { echo "run as root (sudo $0)" >&2; exit 1; }
+  need_packages
+  local pkg
+  for pkg in nmap; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"
+  done
+  local scen=("$@") failed=() pids=() names=() i s
+  ((${#scen[@]})) || mapfile -t scen < <(field_scenarios)
+  for s in "${scen[@]}"; do
+    log "starting $s"
+    ( timeout -k 5 "$SCENARIO_TIMEOUT" "$FIELD_HERE/make-field-captures.sh" --one "$s" ||
+      { echo "first attempt failed; retrying"; timeout -k 5 "$SCENARIO_TIMEOUT" "$FIELD_HERE/make-field-captures.sh" --one "$s"; }
+    ) >"/tmp/dropscope-field.$s.log" 2>&1 &
+    pids+=($!); names+=("$s")
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      failed+=("${names[$i]}")
+      log "scenario ${names[$i]} FAILED; its log:"; tail -20 "/tmp/dropscope-field.${names[$i]}.log" >&2
+    else
+      grep -E '^  ' "/tmp/dropscope-field.${names[$i]}.log" >&2 || true
+      rm -f "/tmp/dropscope-field.${names[$i]}.log"
+    fi
+  done
+  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+}
+
+field_main "$@"
