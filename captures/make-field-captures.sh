@@ -142,6 +142,26 @@ fc_server-closes-short() {
     "noid|server_close|protocol|server|null|closed by the broker on accept (max_connections exceeded), no MQTT packet"
 }
 
+fc_midstream-connack-1byte() {
+  bg_in b timeout -k 2 30 "$PY" "$LABPY/raw_broker.py" --split-gap 0.2 --lifetime 25
+  wait_for 5 "raw broker listening" bash -c "ip netns exec $NS-b ss -ltn | grep -q ':1883 '"
+  cap_start CAP broker "$WORK/full.pcap" tcp
+  MQTTC_TIMEOUT=15 mqttc --host $B_IP --id split-connack --ka 1 --plan connect,ping:3,disconnect >"$WORK/c.log" || true
+  cap_stop "$CAP"
+  grep -q '"event": "CONNACK"' "$WORK/c.log" || die "the client got no CONNACK: $(cat "$WORK/c.log")"
+  local first
+  first=$(frames "$WORK/full.pcap" "tcp.srcport == 1883 && tcp.len == 1")
+  first=${first%% *}
+  [[ -n $first ]] || die "no one-byte segment from the server"
+  cp "$WORK/full.pcap" "$OUT/midstream-connack-1byte.pcap"
+  keep_from "$OUT/midstream-connack-1byte.pcap" "$first"
+  fexpect midstream-connack-1byte.pcap broker \
+    "a capture that starts mid-stream with a one-byte segment holding the first byte (0x20) of a CONNACK; the next segment holds the rest" \
+    "lab/raw_broker.py (a minimal MQTT server, TCP_NODELAY) answers the CONNECT of a raw client (lab/mqttc.py, 3.1.1, keepalive 1) with a CONNACK in two writes 0.2 s apart: 20, then 02 00 00. The client pings for 3 s and disconnects. The capture was cut with editcap so that its first frame is the server's one-byte segment (frame $first of the full capture): no SYN, no CONNECT. The CONNACK is frames 1 and 3 together (frame 2 is the client's ACK)." "" \
+    --midstream -- \
+    "*|client_disconnect|none|client|null|CONNACK (frames 1+3) counted: first byte alone in frame 1; DISCONNECT by the client"
+}
+
 # ---------------------------------------------------------------- driver -----------
 field_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^fc_//p'; }
 
