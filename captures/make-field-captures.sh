@@ -162,6 +162,41 @@ fc_midstream-connack-1byte() {
     "*|client_disconnect|none|client|null|CONNACK (frames 1+3) counted: first byte alone in frame 1; DISCONNECT by the client"
 }
 
+fc_loopback-port-scan-rst() {
+  # everything on the broker namespace's loopback: mosquitto, its clients, and nmap
+  broker_start
+  bns tcpdump -Z root -i lo -s 0 -B 16384 -U --immediate-mode -w "$OUT/loopback-port-scan-rst.pcap" tcp \
+    >"$WORK/CAP.tcpdump.log" 2>&1 &
+  PIDS+=($!); local cap=$!
+  wait_for 5 "tcpdump on lo" grep -q "listening on" "$WORK/CAP.tcpdump.log"
+  bg_in b timeout -k 2 20 mosquitto_sub -V mqttv311 -h 127.0.0.1 -i sub-lo -k 5 -t 'lab/#' -C 3
+  local sub=$!
+  sleep 1
+  # nmap's SYN scan (raw socket, its own random TTL): the open port answers SYN-ACK and the
+  # kernel, which knows no such connection, resets it; the closed port answers RST at once.
+  # One run per port, so that each probe has its own source port.
+  timeout -k 2 30 ip netns exec "$NS-b" nmap -sS -Pn -n -p 1883 127.0.0.1 >"$WORK/nmap1883.log"
+  sleep 0.5
+  timeout -k 2 30 ip netns exec "$NS-b" nmap -sS -Pn -n -p 8883 127.0.0.1 >"$WORK/nmap8883.log"
+  sleep 4   # the subscriber pings at 5 s
+  timeout -k 2 10 ip netns exec "$NS-b" mosquitto_pub -V mqttv311 -h 127.0.0.1 -i pub-lo -q 1 -t lab/x -m hello \
+    --repeat 3 --repeat-delay 1
+  wait "$sub" || true
+  cap_stop "$cap"
+  grep -q "1883/tcp open" "$WORK/nmap1883.log" || die "nmap did not see 1883 open: $(cat "$WORK/nmap1883.log")"
+  grep -q "8883/tcp closed" "$WORK/nmap8883.log" || die "nmap did not see 8883 closed: $(cat "$WORK/nmap8883.log")"
+  local scan_syn
+  scan_syn=$(tshark -r "$OUT/loopback-port-scan-rst.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.ttl != 64" \
+    -T fields -e frame.number -e ip.ttl -e tcp.dstport | tr '\t\n' ' ;')
+  log "scan SYNs (frame ttl port): $scan_syn"
+  fexpect loopback-port-scan-rst.pcap broker \
+    "a SYN port scan (nmap -sS) of the broker host on loopback, beside two healthy MQTT clients: the RSTs it draws come from the host's own kernel, not a middlebox" \
+    "All on the loopback of one namespace (captured on lo): mosquitto on 1883; mosquitto_sub (sub-lo, keepalive 5) subscribes, pings once, gets 3 messages and disconnects; mosquitto_pub (pub-lo) publishes 3 QoS 1 messages 1 s apart and disconnects. Between them, nmap -sS -Pn -p 1883 then -p 8883 127.0.0.1: nmap's raw SYNs carry its own TTL (scan SYNs as frame ttl port: $scan_syn), every other packet TTL 64. To the open port 1883 the broker's kernel answers SYN-ACK and the kernel resets it on the scanner's side (RST, TTL 64, no SYN socket behind it); to the closed port 8883 the kernel answers RST/ACK. Neither probe is an MQTT connection; loopback has no middlebox." "" \
+    --not-mqtt-note "port-scan probes (nmap -sS), no MQTT connection: best left out; if reported, never a middlebox RST and never a drop of an MQTT client (the probe to the closed port 8883 is at most tcp_refused by the server's host)" -- \
+    "noid|not_mqtt|null|null|null|nmap -sS probe" \
+    "*|client_disconnect|none|client|null|mosquitto_sub/mosquitto_pub sent DISCONNECT"
+}
+
 # ---------------------------------------------------------------- driver -----------
 field_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^fc_//p'; }
 
