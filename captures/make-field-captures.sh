@@ -165,7 +165,7 @@ fc_midstream-connack-1byte() {
 fc_loopback-port-scan-rst() {
   # everything on the broker namespace's loopback: mosquitto, its clients, and nmap
   broker_start
-  bns tcpdump -Z root -i lo -s 0 -B 16384 -U --immediate-mode -w "$OUT/loopback-port-scan-rst.pcap" tcp \
+  ip netns exec "$NS-b" tcpdump -Z root -i lo -s 0 -B 16384 -U --immediate-mode -w "$OUT/loopback-port-scan-rst.pcap" tcp \
     >"$WORK/CAP.tcpdump.log" 2>&1 &
   PIDS+=($!); local cap=$!
   wait_for 5 "tcpdump on lo" grep -q "listening on" "$WORK/CAP.tcpdump.log"
@@ -195,6 +195,60 @@ fc_loopback-port-scan-rst() {
     --not-mqtt-note "port-scan probes (nmap -sS), no MQTT connection: best left out; if reported, never a middlebox RST and never a drop of an MQTT client (the probe to the closed port 8883 is at most tcp_refused by the server's host)" -- \
     "noid|not_mqtt|null|null|null|nmap -sS probe" \
     "*|client_disconnect|none|client|null|mosquitto_sub/mosquitto_pub sent DISCONNECT"
+}
+
+fc_any-interface-copies() {
+  # the gateway becomes a container host: the client's veth g0 is a port of bridge br0
+  # (10.77.1.1), routed to the broker through g1; a packet crosses g0, br0 and g1, so
+  # a capture of all interfaces records it three times (on g1 with its TTL one lower)
+  gns ip addr del 10.77.1.1/24 dev g0
+  gns ip link add br0 type bridge
+  gns ip link set g0 master br0
+  gns ip addr add 10.77.1.1/24 dev br0
+  gns ip link set br0 up
+  broker_start
+  local base=any-interface-copies caps=()
+  ip netns exec "$NS-g" tcpdump -Z root -i any -y LINUX_SLL -s 0 -B 16384 -U --immediate-mode -w "$OUT/$base-sll.pcap" tcp >"$WORK/sll.tcpdump.log" 2>&1 &
+  PIDS+=($!); caps+=($!)
+  ip netns exec "$NS-g" tcpdump -Z root -i any -y LINUX_SLL2 -s 0 -B 16384 -U --immediate-mode -w "$OUT/$base-sll2.pcap" tcp >"$WORK/sll2.tcpdump.log" 2>&1 &
+  PIDS+=($!); caps+=($!)
+  ip netns exec "$NS-g" dumpcap -q -f tcp -i g0 -f tcp -i br0 -f tcp -i g1 -w "$OUT/$base.pcapng" >"$WORK/dumpcap.log" 2>&1 &
+  PIDS+=($!); caps+=($!)
+  wait_for 5 "tcpdump -i any" grep -q "listening on" "$WORK/sll.tcpdump.log"
+  wait_for 5 "tcpdump -i any (SLL2)" grep -q "listening on" "$WORK/sll2.tcpdump.log"
+  sleep 1.5   # dumpcap prints nothing with -q; give it time to open its three interfaces
+  bg mqttc --host $B_IP --id pinger --ka 2 --plan connect,ping:10,disconnect >"$WORK/pinger.log"
+  local pinger=$!
+  bg mqttc --host $B_IP --id still-up --ka 2 --plan connect,ping:30 >"$WORK/still-up.log"
+  bg mqttc --host $B_IP --id aborter --ka 2 --plan connect,ping:5,abort >"$WORK/aborter.log"
+  bg_in c mosquitto_sub -V mqttv311 -h $B_IP -i killed-sub -k 5 -t 'other/#'
+  local killed=$!
+  bg timeout -k 2 20 ip netns exec "$NS-c" mosquitto_sub -V mqttv311 -h $B_IP -i copies-sub -k 5 -q 1 -t 'lab/#' -C 3
+  local sub=$!
+  sleep 2
+  tcns 10 mosquitto_pub -V mqttv311 -h $B_IP -i copies-pub -q 1 -t lab/x -m hello --repeat 3 --repeat-delay 1
+  wait "$sub" || true
+  sleep 1
+  kill -KILL "$killed"
+  log "killed-sub got SIGKILL"
+  wait "$pinger" || true
+  cap_stop "${caps[@]}"
+  chmod 0644 "$OUT/$base.pcapng"   # dumpcap writes 0600
+  local how="A container-host layout: the client's veth (g0) is a port of the bridge br0 (10.77.1.1) in the middle namespace, which routes to the broker through g1. Healthy connections only: a raw client (pinger, keepalive 2) pings for 10 s and disconnects; another (still-up, keepalive 2) pings until the capture ends; a third (aborter, keepalive 2) pings for 5 s and closes with SO_LINGER 0 (RST from the client, recorded with TTL 64 on g0/br0 and 63 on g1 like all its packets); mosquitto_sub killed-sub (keepalive 5) is SIGKILLed after 6.5 s, so its kernel closes with a bare FIN; mosquitto_sub (copies-sub, QoS 1) receives 3 messages and disconnects; mosquitto_pub (copies-pub) publishes 3 QoS 1 messages 1 s apart and disconnects. No loss, no fault. Captured in the middle namespace, where each packet crosses three interfaces and is recorded once on each, microseconds apart, with the same IP id, sequence numbers and payload (on g1 client-to-broker packets carry TTL 63, on g0/br0 broker-to-client ones TTL 63): every copy after the first is a duplicate, not a retransmission. mqtt_packets count the packets once (tshark on the g1 copies only)."
+  local g1="(ip.src == $C_IP && ip.ttl == 63) || (ip.src == $B_IP && ip.ttl == 64)"
+  local rules=("id=still-up|open_at_end|none|null|null|pinging when the capture ended; no loss"
+               "id=aborter|reset|network|client|null|SO_LINGER 0 by the client itself (not a middlebox); no loss"
+               "id=killed-sub|client_close|protocol|client|null|mosquitto_sub SIGKILLed: FIN without DISCONNECT; no loss"
+               "*|client_disconnect|none|client|null|sent DISCONNECT; healthy, no loss")
+  fexpect "$base.pcapng" gateway \
+    "healthy MQTT connections captured on all interfaces of a host with a bridge (pcapng, one interface block per interface: g0, br0, g1): each packet recorded three times" \
+    "$how dumpcap -i g0 -i br0 -i g1 wrote this pcapng." "" --copies --count-filter "$g1" -- "${rules[@]}"
+  fexpect "$base-sll2.pcap" gateway \
+    "healthy MQTT connections captured with tcpdump -i any -y LINUX_SLL2 on a host with a bridge: each packet recorded three times" \
+    "$how tcpdump -i any -y LINUX_SLL2 wrote this pcap (the SLL2 header names the interface index)." "" --copies --count-filter "$g1" -- "${rules[@]}"
+  fexpect "$base-sll.pcap" gateway \
+    "healthy MQTT connections captured with tcpdump -i any (Linux cooked SLL) on a host with a bridge: each packet recorded three times" \
+    "$how tcpdump -i any wrote this pcap (Linux cooked v1: packet type, no interface)." "" --copies --count-filter "$g1" -- "${rules[@]}"
 }
 
 # ---------------------------------------------------------------- driver -----------

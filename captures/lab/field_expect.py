@@ -4,8 +4,9 @@
 Runs lab/expect.py with the same arguments (rules, ports, --midstream), then adds to each
 expected connection what the field shapes are judged on:
 
-  mqtt_packets   MQTT packets per type in that connection, as tshark counts them
-                 (restricted by --count-filter when the capture holds copies of each packet)
+  mqtt_packets   MQTT packets per type in that connection, as tshark counts them; with
+                 --count-filter FILTER only in the frames FILTER selects (one interface's
+                 copy of each packet, when the capture holds several)
   copies         with --copies: frames that repeat an earlier frame of the same sender (same
                  IP id, sequence and acknowledgement numbers, flags and length) within
                  --copy-window seconds, i.e. the same packet recorded on another interface
@@ -22,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expect  # noqa: E402  (the sibling module in lab/)
@@ -70,13 +72,20 @@ ADDR = ["ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport"
 
 
 def mqtt_counts(path, ports, count_filter):
-    """client-or-server endpoint pair -> Counter of MQTT packet types, as tshark counts."""
-    flt = "mqtt" if not count_filter else "mqtt && (%s)" % count_filter
+    """client-or-server endpoint pair -> Counter of MQTT packet types, as tshark counts.
+    With count_filter, only the frames it selects are kept (in a temporary file) before
+    counting, so that tshark reassembles them as one capture of one interface would be."""
     counts = collections.defaultdict(collections.Counter)
-    for r in tshark_fields(path, ports, flt, ADDR + ["mqtt.msgtype"]):
-        key = frozenset(ends(r))
-        for t in (int(x) for x in r["mqtt.msgtype"].split(",") if x):
-            counts[key][TYPES[t] if t < len(TYPES) else str(t)] += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        if count_filter:
+            only = os.path.join(tmp, "one-interface.pcapng")
+            subprocess.run(["tshark", "-r", path, "-Y", count_filter, "-w", only], check=True,
+                           capture_output=True)
+            path = only
+        for r in tshark_fields(path, ports, "mqtt", ADDR + ["mqtt.msgtype"]):
+            key = frozenset(ends(r))
+            for t in (int(x) for x in r["mqtt.msgtype"].split(",") if x):
+                counts[key][TYPES[t] if t < len(TYPES) else str(t)] += 1
     return counts
 
 
@@ -90,7 +99,8 @@ def copy_stats(path, ports, window):
     for r in tshark_fields(path, ports, "tcp", fields):
         src, dst = ends(r)
         s = stats[frozenset((src, dst))]
-        s[2].add(r["frame.interface_name"] or r["sll.ifindex"] or r["frame.interface_id"] or "?")
+        s[2].add(r["frame.interface_name"] or ("ifindex " + r["sll.ifindex"] if r["sll.ifindex"] else "")
+                 or "interface not recorded")
         key = (src, r["ip.id"], r["tcp.seq_raw"], r["tcp.ack_raw"], r["tcp.flags"], r["tcp.len"])
         t = float(r["frame.time_epoch"])
         if key in last_seen and t - last_seen[key] <= window:
