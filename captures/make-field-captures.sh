@@ -251,6 +251,37 @@ fc_any-interface-copies() {
     "$how tcpdump -i any wrote this pcap (Linux cooked v1: packet type, no interface)." "" --copies --count-filter "$g1" -- "${rules[@]}"
 }
 
+fc_tcp-refused-storm() {
+  broker_start
+  cap_start CAP broker "$OUT/tcp-refused-storm.pcap" tcp
+  bg tcns 30 "$PY" "$LABPY/reconnect_client.py" --host $B_IP --id storm --count 10 --stagger 0.05 \
+    --ka 5 --retry 0.5 --duration 9 >"$WORK/storm.log"
+  local clients=$!
+  sleep 2
+  kill -TERM "$BROKER_PID"
+  wait "$BROKER_PID" 2>/dev/null || true
+  log "broker stopped (SIGTERM); nothing listens for 3 s"
+  sleep 3
+  broker_start
+  log "broker back"
+  wait "$clients" || true
+  cap_stop "$CAP"
+  local refused
+  refused=$(grep -c '"connect_error"' "$WORK/storm.log" || true)
+  log "$refused refused connection attempts"
+  ((refused >= 30)) || die "expected a reconnect storm, got $refused refused attempts"
+  local rules=() i
+  for i in $(seq 0 9); do
+    rules+=("id=storm-$(printf %03d "$i")&first|server_shutdown|protocol|server|null|closed when mosquitto got SIGTERM")
+  done
+  rules+=("noid|tcp_refused|protocol|server|null|reconnect attempt while nothing listened: SYN answered by RST from the broker's host"
+          "idprefix=storm|client_disconnect|none|client|null|reconnected once the broker was back; DISCONNECT at the end")
+  fexpect tcp-refused-storm.pcap broker \
+    "a broker stopped (SIGTERM) while 10 clients are connected; they retry every 0.5 s while nothing listens (SYN answered by RST), then reconnect when it is back" \
+    "10 raw clients (lab/reconnect_client.py, storm-000..009, 3.1.1, keepalive 5) connected; 2 s later mosquitto got SIGTERM and closed them all; for 3 s nothing listened on 1883, and every reconnect attempt (one per client every 0.5 s, $refused in all) was a SYN answered by the broker host's kernel with RST/ACK: these connections never existed. Then mosquitto was started again, each client reconnected and, 9 s after the start, disconnected. The one real event is the shutdown; the refused SYNs are its reconnect storm, not closes." \
+    "server_shutdown" -- "${rules[@]}"
+}
+
 # ---------------------------------------------------------------- driver -----------
 field_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^fc_//p'; }
 
