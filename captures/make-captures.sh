@@ -695,4 +695,5 @@ main() {
   ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 }
 
-main "$@"
+# sourced by make-field-captures.sh for its helpers: then main does not run
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

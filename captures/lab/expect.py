@@ -154,7 +154,10 @@ def ws_mqtt_packets(c, side, hexdata):
     return out
 
 
-def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
+def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=(), midstream=False):
+    """The connections in the capture; with midstream, a TCP stream without SYN is kept, its
+    server being the end on one of the given ports."""
+    server_ports = set(ports) | set(tls_ports) | set(ws_ports) | set(wss_ports)
     conns = collections.OrderedDict()
     for r in tshark_rows(path, ports, tls_ports, keylog, ws_ports, wss_ports):
         st = int(r["tcp.stream"])
@@ -168,6 +171,9 @@ def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
                          "sdisc": None, "cdisc": None, "first_close": None,
                          "events": [], "retrans": collections.Counter(), "first": fr,
                          "last": fr, "t_first": t, "t_last": t}
+            if midstream:
+                to_server = int(r["tcp.dstport"]) in server_ports
+                conns[st]["client"], conns[st]["server"] = (src, dst) if to_server else (dst, src)
         c = conns[st]
         c["last"], c["t_last"] = fr, t
         if r["tcp.flags.syn"] in ("1", "True") and r["tcp.flags.ack"] in ("0", "False") and c["syn"] is None:
@@ -232,7 +238,7 @@ def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
                     c["events"].append((fr, t, side, MSG[mt], ttl))
     result = []
     for c in conns.values():
-        if c["syn"] is None:
+        if c["syn"] is None and not midstream:
             # every connection in the lab starts inside its capture; a missing SYN means the
             # capture lost packets, so the run is not usable
             raise SystemExit("%s: TCP stream %d (frames %d-%d) has no SYN: packets lost in capture" % (
@@ -243,7 +249,7 @@ def analyse(path, ports, tls_ports=(), keylog=None, ws_ports=(), wss_ports=()):
 
 def facts(c):
     """A short, frame-numbered account of one connection, for the note."""
-    out = ["SYN f%d" % c["syn"]]
+    out = ["SYN f%d" % c["syn"] if c["syn"] else "no SYN: the capture starts mid-stream at f%d" % c["first"]]
     if c.get("tls"):
         if "tls_ver" in c:
             out.append("TLS %s (ServerHello f%d%s)" % (c["tls_ver"], c["tls_hello"],
@@ -440,6 +446,8 @@ def main():
     p.add_argument("--keylog", help="NSS key log for the TLS sessions, relative to --dir")
     p.add_argument("--ws-ports", default="", help="MQTT-over-WebSocket server ports (ws://)")
     p.add_argument("--wss-ports", default="", help="MQTT-over-WebSocket-over-TLS server ports (wss://)")
+    p.add_argument("--midstream", action="store_true",
+                   help="keep TCP streams whose SYN is not in the capture (it starts mid-stream)")
     p.add_argument("--findings", default="")
     p.add_argument("--strict", action="store_true",
                    help="also check that server-side causes show the server's close first (see strict_problems)")
@@ -458,7 +466,7 @@ def main():
         tmp = tempfile.NamedTemporaryFile(suffix=".pcap", delete=False)
         subprocess.run(["mergecap", "-F", "pcap", "-w", tmp.name] + files, check=True)
         path = tmp.name
-    conns = analyse(path, ports, tls_ports, keylog, ws_ports, wss_ports)
+    conns = analyse(path, ports, tls_ports, keylog, ws_ports, wss_ports, a.midstream)
     if tmp:
         os.unlink(tmp.name)
     seen = collections.Counter(c["client"] for c in conns)
@@ -492,7 +500,7 @@ def main():
     doc = collections.OrderedDict([
         ("capture", a.capture), ("scenario", a.scenario), ("vantage", a.vantage),
         ("how", a.how + " tshark shows %d TCP connection(s), SYNs at frames %s; each note quotes its frames (fN = frame N)." % (
-            len(conns), ", ".join(str(c["syn"]) for c in conns[:12]) + (" ..." if len(conns) > 12 else ""))),
+            len(conns), ", ".join(str(c["syn"] or "none") for c in conns[:12]) + (" ..." if len(conns) > 12 else ""))),
         ("mqtt_ports", ports)] + ([("tls_ports", tls_ports), ("keylog", a.keylog)] if tls_ports else []) +
         ([("ws_ports", ws_ports)] if ws_ports else []) + ([("wss_ports", wss_ports)] if wss_ports else []) +
         ([("keylog", a.keylog)] if wss_ports and a.keylog and not tls_ports else []) + [
