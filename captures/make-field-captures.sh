@@ -54,7 +54,7 @@ keep_from() {
 
 fc_publish-qos3() {
   broker_start
-  cap_start CAP broker "$OUT/publish-qos3.pcap"
+  cap_start CAP broker "$OUT/publish-qos3.pcap" tcp
   # PUBLISH, flags 0110 (QoS bits 11), remaining length 15: topic "lab/q3", packet id 1,
   # payload "hello"; correctly framed, only the QoS is invalid
   MQTTC_TIMEOUT=10 mqttc --host $B_IP --id qos3 --ka 10 \
@@ -99,7 +99,7 @@ EOF
   editcap -r "$WORK/full.pcap" "$OUT/fins-only.pcap" $keep
   fexpect fins-only.pcap broker \
     "only the closing FIN exchanges of two connections are in the capture: nothing says whether the client sent DISCONNECT or crashed" \
-    "Two raw clients (lab/mqttc.py, 3.1.1, keepalive 30) connect and stay silent for 1 s; fins-disconnect then sends DISCONNECT and a FIN, fins-close only a FIN (shutdown, no DISCONNECT). The capture was cut with editcap to keep, of each connection, its first FIN and what follows (FIN/ACK by the client, FIN/ACK by the broker, ACK); the client ports say which is which. In truth one ended cleanly and one without DISCONNECT; the capture cannot tell them apart, so neither is a client crash (client_close, 'the will message fires'): the verdict must say what is missing." "" \
+    "Two raw clients (lab/mqttc.py, 3.1.1, keepalive 30) connect and stay silent for 1 s; fins-disconnect then sends DISCONNECT and a FIN, fins-close only a FIN (shutdown, no DISCONNECT). The capture was cut with editcap to keep, of each connection, its first FIN and what follows (the FINs of both sides and the last ACK; after a DISCONNECT mosquitto may send its FIN before the client's, so either side may come first); the client ports say which is which. In truth one ended cleanly and one without DISCONNECT; the capture cannot tell them apart, so neither is a client crash (client_close, 'the will message fires'): the verdict must say what is missing." "" \
     --midstream -- \
     "port=40201|unknown|null|null|null|only the closing FINs are in the capture; in truth fins-disconnect sent DISCONNECT just before its FIN (cut away)" \
     "port=40202|unknown|null|null|null|only the closing FINs are in the capture; in truth fins-close sent a bare FIN (no DISCONNECT)"
