@@ -17,6 +17,7 @@ A rule whose cause is `not_mqtt` moves its connections out of "connections" into
 leave them out, and if it reports one, its verdict must fit the note (never a middlebox).
 
   --not-mqtt-note TEXT   what a tool may say of the not_mqtt flows, written beside them
+  --findings-note TEXT   which cross-connection findings are real and which would be noise
 """
 import collections
 import json
@@ -117,6 +118,7 @@ def main():
     window = float(take_option(argv, "--copy-window", default="0.01"))
     count_filter = take_option(argv, "--count-filter")
     not_mqtt_note = take_option(argv, "--not-mqtt-note", default="")
+    findings_note = take_option(argv, "--findings-note")
     path = os.path.join(arg(argv, "--dir"), arg(argv, "--capture"))
     ports = [int(x) for x in (arg(argv, "--ports") or "1883").split(",") if x]
     sys.argv = [sys.argv[0]] + argv
@@ -142,6 +144,8 @@ def main():
         doc["not_mqtt"] = collections.OrderedDict([("note", not_mqtt_note), ("flows", not_mqtt)])
     if count_filter:
         doc["count_filter"] = count_filter
+    if findings_note:
+        doc["findings_note"] = findings_note
     with open(out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
