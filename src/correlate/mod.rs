@@ -219,7 +219,11 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
             end += 1;
         }
         let group = &closes[start..=end];
-        if group.len() >= w.mass_close_min && !kept_serving(conns, group) {
+        let established = group
+            .iter()
+            .filter(|&&(t, i)| was_established(&conns[i], t, w))
+            .count();
+        if established >= w.mass_close_min && !kept_serving(conns, group) {
             let (finding, recast) = shutdown(conns, group);
             found.push(finding);
             recasts.push(recast);
@@ -228,6 +232,13 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
     }
     found.sort_by_key(|f| f.time);
     (found, recasts)
+}
+
+/// Whether a connection the server closed at `closed` had been up: its CONNACK came, or it
+/// lived longer than the mass-close window. A broker closing connections on accept (a
+/// connection limit, a listener refusing) is not shutting down, however many it closes.
+fn was_established(c: &Connection, closed: Timestamp, w: &Windows) -> bool {
+    c.connack.is_some_and(|a| a.at.ts < closed) || closed - c.start > w.mass_close
 }
 
 /// Whether the broker went on accepting while it closed `group`: a connection to it, not

@@ -3,7 +3,7 @@
 use super::{Arrival, Piece, Reassembler, Seq, Side, StreamEvent, TcpEvent, TcpEventKind};
 use crate::decode::Segment;
 use crate::evidence::FrameRef;
-use crate::time::Span;
+use crate::time::{Span, Timestamp};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -67,6 +67,9 @@ pub struct HalfFacts {
     pub bytes: u64,
     /// Retransmitted segments.
     pub retransmissions: u64,
+    /// Copies of a segment already seen, recorded again on another interface (`tcpdump -i
+    /// any` across a bridge or veth): counted, then ignored.
+    pub duplicates: u64,
     /// The first retransmission.
     pub first_retransmission: Option<FrameRef>,
     /// Frame numbers of the latest retransmissions (up to `RETRANSMIT_FRAMES_KEPT`).
@@ -99,6 +102,55 @@ pub struct HalfFacts {
     highest_acked: Option<Seq>,
 }
 
+/// How soon a second record of the same segment is a copy of it taken on another interface
+/// rather than a retransmission: copies come microseconds apart, while a stack retransmits
+/// after its retransmission timeout (200 ms at least on Linux, a tail-loss probe 10 ms).
+const COPY_WINDOW: Span = Span(5_000_000);
+
+/// The last segments one side sent, to tell a copy of one on another interface. Interfaces
+/// are often written in chunks (dumpcap, `-i any`), so a copy may come several segments
+/// after its original, and with an earlier timestamp.
+#[derive(Debug, Default)]
+struct RecentSegments {
+    seen: [(u64, Timestamp); 8],
+    next: usize,
+}
+
+impl RecentSegments {
+    /// Whether `seg` copies a segment seen within the window; remembers it if not.
+    fn is_copy(&mut self, seg: &Segment<'_>, at: FrameRef) -> bool {
+        let print = fingerprint(seg);
+        let copy = self
+            .seen
+            .iter()
+            .any(|&(p, t)| p == print && (at.ts - t).0.abs() <= COPY_WINDOW.0);
+        if !copy {
+            self.seen[self.next] = (print, at.ts);
+            self.next = (self.next + 1) % self.seen.len();
+        }
+        copy
+    }
+}
+
+/// What makes two records the same segment, in 64 bits: sequence and acknowledgment numbers,
+/// length, flags, window and the IPv4 identification (a retransmission has the same
+/// sequence numbers but a new identification: Linux numbers every packet it sends; IPv6 has
+/// none, so there the window alone tells). Zero never comes out, so an empty slot never
+/// matches. Mixed by hand: four fields into one word need no hashing crate.
+fn fingerprint(seg: &Segment<'_>) -> u64 {
+    let words = [
+        u64::from(seg.seq) << 32 | u64::from(seg.ack),
+        u64::from(seg.payload_len) << 32
+            | u64::from(seg.flags.0) << 24
+            | u64::from(seg.window) << 8,
+        seg.ip_id.map_or(1 << 20, u64::from),
+    ];
+    words
+        .iter()
+        .fold(0u64, |h, &w| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95))
+        .max(1)
+}
+
 /// How many retransmission frames are kept per side (the latest ones).
 const RETRANSMIT_FRAMES_KEPT: usize = 32;
 /// How many idle gaps are kept per connection (the longest ones, and always the last).
@@ -123,6 +175,7 @@ pub struct Flow {
     /// Last frame.
     pub last: FrameRef,
     client_isn: Option<Seq>,
+    recent: [RecentSegments; 2],
     streams: [Reassembler; 2],
     gap_floor: Span,
 }
@@ -166,6 +219,7 @@ impl Flow {
             first: at,
             last: at,
             client_isn: None,
+            recent: Default::default(),
             streams: [Reassembler::new(buffer_cap), Reassembler::new(buffer_cap)],
             gap_floor,
         }
@@ -211,6 +265,10 @@ impl Flow {
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
         let side = self.side_of(seg);
+        if self.recent[side.idx()].is_copy(seg, at) {
+            self.sides[side.idx()].duplicates += 1;
+            return;
+        }
         self.note_idle_gap(at, side);
         self.last = at;
         let event = |kind| StreamEvent::Tcp(TcpEvent { at, side, kind });

@@ -54,6 +54,7 @@ const RULES: &[Rule] = &[
     super::ws::client_close_frame,
     server_disconnect,
     still_open,
+    only_the_end,
     protocol_violation,
     super::ws::server_close_protocol_error,
     super::nat::nat_idle_expiry,
@@ -474,6 +475,19 @@ fn client_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         "The client closed TCP (FIN, frame {}) without sending DISCONNECT: its process exited or crashed; the will message fires.",
         end.at.frame
     );
+    Some(v)
+}
+
+/// A connection of which the capture holds only the close (no handshake, no payload): who
+/// closed first says nothing of why, nor whether a DISCONNECT came before the capture began.
+fn only_the_end(c: &Connection, _: &Thresholds) -> Option<Verdict> {
+    let payload = c.half(Side::Client).bytes + c.half(Side::Server).bytes;
+    if c.syn_seen || payload > 0 || c.packets.total() > 0 {
+        return None;
+    }
+    let mut v = unknown(c);
+    v.rule = "only_the_close_in_capture";
+    v.explanation = "The capture holds only the end of this connection (no handshake, no MQTT packet): nothing says whether the client sent DISCONNECT before the capture began, nor why it closed.".into();
     Some(v)
 }
 
