@@ -119,7 +119,12 @@ fn copies_on_other_interfaces_are_duplicates_not_retransmissions() {
             );
             let dups = c["tcp"]["client"]["duplicates"].as_u64().unwrap()
                 + c["tcp"]["server"]["duplicates"].as_u64().unwrap();
-            assert_eq!(dups, w["copies"].as_u64().unwrap(), "{name} {}", w["client"]);
+            assert_eq!(
+                dups,
+                w["copies"].as_u64().unwrap(),
+                "{name} {}",
+                w["client"]
+            );
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct Windows {
     pub cluster: Span,
     /// How many clients' drops make a cluster.
     pub cluster_min: usize,
+    /// How unlikely a cluster must be at the capture's own drop rate (over all its windows)
+    /// to be reported.
+    pub cluster_chance: f64,
     /// Drops needed before a pattern is named.
     pub pattern_min_drops: usize,
     /// Coefficient of variation under which intervals (or counts) are "regular".
@@ -49,6 +52,7 @@ impl Default for Windows {
             mass_close_min: 5,
             cluster: Span::from_secs(2),
             cluster_min: 3,
+            cluster_chance: 0.01,
             pattern_min_drops: 3,
             regular_cv: 0.2,
             nat_margin: 1.2,

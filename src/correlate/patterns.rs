@@ -126,7 +126,9 @@ fn drop_pattern(id: &str, drops: &[&Judged], w: &Windows) -> Vec<Finding> {
     out
 }
 
-/// Drops of several different clients at one moment.
+/// Drops of several different clients at one moment, more than the capture's own drop rate
+/// makes likely: the number of drops in the window is judged against a Poisson count at the
+/// rate of the other drops, over as many windows as the capture holds.
 pub fn clusters(conns: &[Judged], w: &Windows) -> Vec<Finding> {
     let mut drops: Vec<(Timestamp, &Judged)> = conns
         .iter()
@@ -136,6 +138,8 @@ pub fn clusters(conns: &[Judged], w: &Windows) -> Vec<Finding> {
         .map(|c| (c.drop_time(), c))
         .collect();
     drops.sort_by_key(|(t, c)| (*t, c.id));
+    let span = capture_span(conns).max(w.cluster.as_secs_f64());
+    let windows = span / w.cluster.as_secs_f64();
     let mut out = Vec::new();
     let mut start = 0;
     while start < drops.len() {
@@ -150,23 +154,60 @@ pub fn clusters(conns: &[Judged], w: &Windows) -> Vec<Finding> {
             .collect();
         clients.sort_unstable();
         clients.dedup();
-        if clients.len() >= w.cluster_min {
-            let mut f = Finding::new(
-                FindingKind::ClusteredDrops,
-                group.iter().map(|(_, c)| c.id).collect(),
-                format!(
-                    "{} clients dropped within {:.3} s: a gateway or broker event, not the devices.",
-                    clients.len(),
-                    (group[group.len() - 1].0 - group[0].0).as_secs_f64()
-                ),
-            )
-            .number("clients", clients.len() as f64);
-            f.time = Some(group[0].0);
-            out.push(f);
+        let others = (drops.len() - group.len()) as f64;
+        let expected = others / span * w.cluster.as_secs_f64();
+        let chance = (poisson_tail(group.len() as u64, expected) * windows).min(1.0);
+        if clients.len() >= w.cluster_min && chance < w.cluster_chance {
+            out.push(cluster(group, clients.len(), expected, chance));
         }
         start = end + 1;
     }
     out
+}
+
+fn cluster(group: &[(Timestamp, &Judged)], clients: usize, expected: f64, chance: f64) -> Finding {
+    let mut f = Finding::new(
+        FindingKind::ClusteredDrops,
+        group.iter().map(|(_, c)| c.id).collect(),
+        format!(
+            "{clients} clients dropped within {:.3} s, where the capture's drop rate gives {expected:.1} in such a window (chance {chance:.1e}): a gateway or broker event, not the devices.",
+            (group[group.len() - 1].0 - group[0].0).as_secs_f64()
+        ),
+    )
+    .number("clients", clients as f64)
+    .number("expected_by_rate", expected)
+    .number("chance", chance);
+    f.time = Some(group[0].0);
+    f
+}
+
+/// Seconds from the first connection's start to the last one's end.
+fn capture_span(conns: &[Judged]) -> f64 {
+    let first = conns.iter().map(|c| c.start).min();
+    let last = conns.iter().map(|c| c.end).max();
+    match (first, last) {
+        (Some(a), Some(b)) => (b - a).as_secs_f64(),
+        _ => 0.0,
+    }
+}
+
+/// P(X >= k) for X ~ Poisson(mean), summed from k upwards in log space.
+fn poisson_tail(k: u64, mean: f64) -> f64 {
+    if mean <= 0.0 {
+        return if k == 0 { 1.0 } else { 0.0 };
+    }
+    let ln_fact = |n: u64| (2..=n).map(|i| (i as f64).ln()).sum::<f64>();
+    let mut ln_term = -mean + k as f64 * mean.ln() - ln_fact(k);
+    let mut sum = 0.0;
+    for i in k..k + 1000 {
+        let term = ln_term.exp();
+        sum += term;
+        if term < sum * 1e-12 {
+            break;
+        }
+        ln_term += mean.ln() - ((i + 1) as f64).ln();
+    }
+    sum.min(1.0)
 }
 
 /// Brackets the NAT idle timeout between the longest gap a connection survived and the

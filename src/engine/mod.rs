@@ -234,7 +234,7 @@ impl Analyzer {
         transport.finish(&mut |d| session.on_delivery(d));
         self.stats.reassembly_cap_hits += e.flow.buffer_cap_hits();
         self.stats.oversized_packets += e.session.oversized();
-        let Some(kind) = e.transport.kind() else {
+        let Some(kind) = e.transport.kind().filter(|_| !e.flow.is_scan_probe()) else {
             self.stats.other_flows += 1;
             return;
         };

@@ -34,7 +34,9 @@ pub fn frame(buf: &[u8], max_len: usize) -> Framing {
     let Some(&byte1) = buf.first() else {
         return Framing::NeedMore { needed: 2 };
     };
-    if !flags_valid(byte1) {
+    // A PUBLISH with QoS 3 is framed like any other: its length is sound, so the stream
+    // keeps its place and `decode` names the fault.
+    if !flags_valid(byte1) && !is_publish_qos3(byte1) {
         return Framing::Malformed;
     }
     // mqttbytes-ng's `check` frames well and allocates nothing; it only misses type and
@@ -68,6 +70,12 @@ pub fn plausible_start(buf: &[u8]) -> bool {
     flags_valid(byte1) && plausible_body(byte1, remaining, &buf[header_len..])
 }
 
+/// Whether `buf`, too short to hold a whole fixed header, may be the start of one: a
+/// legal first byte and a remaining length not yet complete.
+pub fn may_start(buf: &[u8]) -> bool {
+    !buf.is_empty() && buf.len() < 5 && flags_valid(buf[0]) && fixed_header(buf).is_none()
+}
+
 /// Whether the flag bits of the first header byte are legal for its packet type.
 pub(super) fn flags_valid(byte1: u8) -> bool {
     let flags = byte1 & 0x0F;
@@ -79,6 +87,11 @@ pub(super) fn flags_valid(byte1: u8) -> bool {
         6 | 8 | 10 => flags & 0b0111 == 0b0010,
         _ => flags == 0,
     }
+}
+
+/// A PUBLISH whose QoS bits say 3, which does not exist.
+pub(super) fn is_publish_qos3(byte1: u8) -> bool {
+    byte1 >> 4 == 3 && byte1 & 0b0110 == 0b0110
 }
 
 /// Parses the fixed header: `(header length, remaining length)`, `None` if incomplete or bad.

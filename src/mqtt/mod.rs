@@ -26,7 +26,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use frame::{Framing, frame, looks_like_connect, plausible_start};
+pub use frame::{Framing, frame, looks_like_connect, may_start, plausible_start};
 pub use packet::{Connect, Packet, PacketKind, Version};
 pub use stream::{Found, MqttStream};
 
@@ -75,6 +75,9 @@ pub fn decode(packet: &[u8], version: Option<Version>) -> Result<Packet, DecodeE
     let kind = PacketKind::from_type_nibble(byte1 >> 4)
         .ok_or(DecodeError::Header("reserved packet type 0"))?;
     let fail = |reason| DecodeError::Body { kind, reason };
+    if frame::is_publish_qos3(byte1) {
+        return Err(fail("QoS 3"));
+    }
     if !frame::flags_valid(byte1) {
         return Err(fail("bad flags for packet type"));
     }

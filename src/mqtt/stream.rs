@@ -28,6 +28,10 @@ pub enum Found<'a> {
     Resynced,
 }
 
+/// Bytes of the next segment looked at with held ones when resynchronising: enough for the
+/// longest check (a CONNECT's protocol name and level).
+const RESYNC_LOOKAHEAD: usize = 16;
+
 /// Framing state of one direction.
 pub struct MqttStream {
     pending: Vec<u8>,
@@ -64,7 +68,14 @@ impl MqttStream {
             return;
         }
         if !self.synced {
+            if self.resync_across(bytes, found) {
+                return;
+            }
             if !mqtt::plausible_start(bytes) {
+                // Too short to judge (a segment of one or two bytes): held for the next.
+                if mqtt::may_start(bytes) {
+                    self.pending.extend_from_slice(bytes);
+                }
                 return;
             }
             self.synced = true;
@@ -77,6 +88,30 @@ impl MqttStream {
         }
     }
 
+    /// Out of sync with bytes held from the last segments: whether they and `bytes` start a
+    /// packet together (a header split across segments); if so, frames from them. Looking
+    /// at the stream, not at each segment alone, keeps a packet whose first byte came alone.
+    fn resync_across(&mut self, bytes: &[u8], found: &mut impl FnMut(Found<'_>)) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let held = std::mem::take(&mut self.pending);
+        let mut joined = held.clone();
+        joined.extend_from_slice(&bytes[..bytes.len().min(RESYNC_LOOKAHEAD)]);
+        if mqtt::plausible_start(&joined) {
+            self.synced = true;
+            found(Found::Resynced);
+            self.pending = held;
+            self.frame_pending(bytes, found);
+            return true;
+        }
+        if mqtt::may_start(&joined) {
+            self.pending = joined;
+            return true;
+        }
+        false
+    }
+
     /// `len` bytes of this direction are not in the capture.
     pub fn gap(&mut self, len: u64, found: &mut impl FnMut(Found<'_>)) {
         if self.skip >= len {
@@ -86,6 +121,7 @@ impl MqttStream {
         let len = len - self.skip;
         self.skip = 0;
         if !self.synced {
+            self.pending.clear();
             return;
         }
         if !self.pending.is_empty()
@@ -221,6 +257,17 @@ mod tests {
         let mut s = MqttStream::new(true, 1 << 20);
         let seg = [&PINGREQ[..], &PUBACK[..], &PINGREQ[..]].concat();
         assert_eq!(feed(&mut s, &[&seg]), ["pkt c0 2", "pkt 40 4", "pkt c0 2"]);
+    }
+
+    #[test]
+    fn out_of_sync_a_header_split_after_its_first_byte_still_resynchronises() {
+        let mut s = MqttStream::new(false, 1 << 20);
+        let got = feed(&mut s, &[&[0x20], &[0x02, 0x00, 0x00], &PINGREQ]);
+        assert_eq!(got, ["resync", "pkt 20 4", "pkt c0 2"]);
+        // A held byte that leads nowhere is dropped; the next segment is judged alone.
+        let mut s = MqttStream::new(false, 1 << 20);
+        let got = feed(&mut s, &[&[0x20], &[0xff, 0xff], &PUBACK]);
+        assert_eq!(got, ["resync", "pkt 40 4"]);
     }
 
     #[test]

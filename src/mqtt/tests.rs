@@ -560,7 +560,7 @@ fn a_256_mb_claim_is_too_big_not_an_allocation() {
 
 #[test]
 fn bad_flags_are_malformed() {
-    for byte1 in [0x00, 0x01, 0x36, 0x41, 0x60, 0x80, 0xC1, 0xE2, 0xF1] {
+    for byte1 in [0x00, 0x01, 0x41, 0x60, 0x80, 0xC1, 0xE2, 0xF1] {
         assert_eq!(
             frame(&[byte1, 0x00], 1024),
             Framing::Malformed,
@@ -569,6 +569,16 @@ fn bad_flags_are_malformed() {
     }
     // MQTT 3.1 allowed DUP on a resent SUBSCRIBE
     assert_eq!(frame(&[0x8A, 0x00], 1024), Framing::Whole { len: 2 });
+}
+
+#[test]
+fn a_framed_publish_with_qos_3_is_a_malformed_publish() {
+    let packet = [0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01];
+    assert_eq!(frame(&packet, 1024), Framing::Whole { len: 7 });
+    let err = decode(&packet, Some(Version::V311)).unwrap_err();
+    assert_eq!(err.kind(), Some(PacketKind::Publish));
+    assert!(err.to_string().contains("QoS 3"), "{err}");
+    assert!(!plausible_start(&packet), "never a place to resynchronise");
 }
 
 #[test]

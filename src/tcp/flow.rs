@@ -147,7 +147,9 @@ fn fingerprint(seg: &Segment<'_>) -> u64 {
     ];
     words
         .iter()
-        .fold(0u64, |h, &w| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95))
+        .fold(0u64, |h, &w| {
+            (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
+        })
         .max(1)
 }
 
@@ -250,6 +252,17 @@ impl Flow {
     /// Times either direction's out-of-order buffer hit its cap.
     pub fn buffer_cap_hits(&self) -> u64 {
         self.streams.iter().map(|s| s.stats().buffer_cap_hits).sum()
+    }
+
+    /// A half-open scan probe (`nmap -sS`): the client answered the SYN-ACK with a RST and
+    /// nothing was ever sent. No connection existed, and no MQTT client made it.
+    pub fn is_scan_probe(&self) -> bool {
+        let [client, server] = &self.sides;
+        self.handshake.syn_ack.is_some()
+            && self.handshake.ack.is_none()
+            && client.rst.is_some()
+            && client.bytes == 0
+            && server.bytes == 0
     }
 
     /// Bytes buffered out of order in both directions.

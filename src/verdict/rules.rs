@@ -404,9 +404,13 @@ fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     let end = c.close().filter(|e| e.kind == TcpEndKind::Rst)?;
     let half = c.half(end.by);
     let rst = half.rst?;
-    let ttl_mismatch = half.ttl.is_some_and(|ttl| ttl != rst.ttl);
+    // The TTL test needs a baseline of the side's own packets past its SYN (a scanner's
+    // raw SYN carries a TTL of its own choosing), and a host talking to itself has no
+    // device in between.
+    let baseline = half.ttl.filter(|_| half.segments >= 2);
+    let ttl_mismatch = baseline.is_some_and(|ttl| ttl != rst.ttl);
     let seq_mismatch = rst.seq_offset.is_some_and(|o| o != 0 && o.abs() > 1);
-    let middlebox = ttl_mismatch || seq_mismatch;
+    let middlebox = (ttl_mismatch || seq_mismatch) && !same_host(c);
     let side = if middlebox {
         Actor::Middlebox
     } else {
@@ -442,6 +446,11 @@ fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         )
     };
     Some(v)
+}
+
+/// Whether both ends are one host (loopback, or the same address): nothing lies between.
+fn same_host(c: &Connection) -> bool {
+    c.client.ip() == c.server.ip() || (c.client.ip().is_loopback() && c.server.ip().is_loopback())
 }
 
 fn server_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
@@ -696,6 +705,7 @@ mod tests {
     fn rst_with_a_foreign_ttl_is_a_middlebox() {
         let mut c = record(5);
         c.tcp.server.ttl = Some(63);
+        c.tcp.server.segments = 4;
         c.tcp.server.rst = Some(RstFacts {
             at: at(9, 3.0),
             ttl: 64,
@@ -715,6 +725,30 @@ mod tests {
         );
         c.tcp.server.rst.as_mut().unwrap().ttl = 63;
         assert_eq!(judge(&c).side, Some(Actor::Server));
+    }
+
+    #[test]
+    fn a_foreign_ttl_needs_a_baseline_past_the_syn_and_a_path_between_hosts() {
+        let mut c = record(5);
+        c.tcp.client.ttl = Some(58);
+        c.tcp.client.segments = 1;
+        c.tcp.client.rst = Some(RstFacts {
+            at: at(9, 3.0),
+            ttl: 64,
+            ip_id: Some(0),
+            seq_offset: Some(0),
+        });
+        c.tcp_end = Some(TcpEnd {
+            kind: TcpEndKind::Rst,
+            by: Side::Client,
+            at: at(9, 3.0),
+        });
+        assert_eq!(judge(&c).side, Some(Actor::Client), "only a raw SYN to compare");
+        c.tcp.client.segments = 6;
+        assert_eq!(judge(&c).side, Some(Actor::Middlebox));
+        c.client = "127.0.0.1:40000".parse().unwrap();
+        c.server = "127.0.0.1:1883".parse().unwrap();
+        assert_eq!(judge(&c).side, Some(Actor::Client), "loopback has no middlebox");
     }
 
     #[test]
