@@ -133,7 +133,7 @@ impl RecentSegments {
 }
 
 /// What makes two records the same segment, in 64 bits: sequence and acknowledgment numbers,
-/// length, flags, window and the IPv4 identification (a retransmission has the same
+/// length, flags, window, the payload's first and last bytes, and the IPv4 identification (a retransmission has the same
 /// sequence numbers but a new identification: Linux numbers every packet it sends; IPv6 has
 /// none, so there the window alone tells). Zero never comes out, so an empty slot never
 /// matches. Mixed by hand: four fields into one word need no hashing crate.
@@ -144,6 +144,8 @@ fn fingerprint(seg: &Segment<'_>) -> u64 {
             | u64::from(seg.flags.0) << 24
             | u64::from(seg.window) << 8,
         seg.ip_id.map_or(1 << 20, u64::from),
+        edge_bytes(seg.payload.get(..8)),
+        edge_bytes(seg.payload.get(seg.payload.len().saturating_sub(8)..)),
     ];
     words
         .iter()
@@ -151,6 +153,14 @@ fn fingerprint(seg: &Segment<'_>) -> u64 {
             (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
         })
         .max(1)
+}
+
+/// Up to eight payload bytes as one word.
+fn edge_bytes(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .unwrap_or_default()
+        .iter()
+        .fold(0, |w, &b| w << 8 | u64::from(b))
 }
 
 /// How many retransmission frames are kept per side (the latest ones).
