@@ -186,7 +186,12 @@ pub struct PublishArgs {
     #[arg(long, value_name = "ID")]
     pub probe_id: Option<String>,
     /// JetStream stream to publish into, created if missing (subjects dropscope.>).
-    #[arg(long, value_name = "NAME", default_value = "DROPSCOPE", requires = "publish")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "DROPSCOPE",
+        requires = "publish"
+    )]
     pub publish_stream: String,
     /// Retention of a stream created by this probe: records older than this are dropped.
     #[arg(long, default_value = "7d", value_parser = parse_duration, requires = "publish")]

@@ -38,7 +38,10 @@ pub fn fleet(args: FleetArgs) -> ExitCode {
         eprintln!("dropscope: --instance must be below --of (instances 0 to N-1)");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dropscope: tokio runtime: {e}");

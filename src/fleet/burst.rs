@@ -89,7 +89,9 @@ impl Bursts {
 
     /// The bursts found so far at every key (with their members counted to now).
     pub fn bursts(&self) -> impl Iterator<Item = &Burst> {
-        self.keys.values().flat_map(|k| k.bursts.iter().map(|(b, _)| b))
+        self.keys
+            .values()
+            .flat_map(|k| k.bursts.iter().map(|(b, _)| b))
     }
 
     /// Forgets events and bursts older than `horizon`, and keys with nothing left.
@@ -136,7 +138,11 @@ fn insert(events: &mut VecDeque<Event>, time: Timestamp, member: &str, probe: &s
     );
 }
 
-fn within(events: &VecDeque<Event>, from: Timestamp, to: Timestamp) -> impl Iterator<Item = &Event> {
+fn within(
+    events: &VecDeque<Event>,
+    from: Timestamp,
+    to: Timestamp,
+) -> impl Iterator<Item = &Event> {
     let first = events.partition_point(|e| e.time < from);
     events.range(first..).take_while(move |e| e.time <= to)
 }

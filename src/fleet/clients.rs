@@ -97,7 +97,8 @@ impl ClientState {
             return views::join_views(&[first, p]);
         }
         self.pending.push(p);
-        (self.pending.len() > PER_CLIENT).then(|| self.pending.remove(0))
+        (self.pending.len() > PER_CLIENT)
+            .then(|| self.pending.remove(0))
             .and_then(|single| views::join_views(&[single]))
     }
 
@@ -134,11 +135,15 @@ fn takeover(
     let at = newcomer.connect?;
     let closed = holder.end?;
     let holder_began = holder.connect.unwrap_or(holder.start);
-    let in_window = |t: Timestamp| t.0 >= at.0 - w.slack.0 && t.0 <= at.0 + w.takeover.0 + w.slack.0;
+    let in_window =
+        |t: Timestamp| t.0 >= at.0 - w.slack.0 && t.0 <= at.0 + w.takeover.0 + w.slack.0;
     let apart = newcomer.probe != holder.probe;
     let older = holder_began.0 + w.slack.0 < at.0;
     let seen_alone = connects.iter().any(|c| {
-        c.probe == holder.probe && !same(c, holder) && c.connect.is_some_and(|t| (closed - t).0.abs() <= w.takeover.0)
+        c.probe == holder.probe
+            && !same(c, holder)
+            && c.connect
+                .is_some_and(|t| (closed - t).0.abs() <= w.takeover.0)
     });
     (apart && older && in_window(closed) && !seen_alone).then(|| CrossTakeover {
         newcomer: newcomer.clone(),
@@ -199,16 +204,25 @@ mod tests {
         let holder = conn("a", 0, 1_000, Some(60_300), Cause::ServerClose);
         let mut s = ClientState::default();
         s.observe(&holder, windows());
-        assert!(s.observe(&conn("a", 1, 60_000, None, Cause::OpenAtEnd), windows()).is_empty());
+        assert!(
+            s.observe(&conn("a", 1, 60_000, None, Cause::OpenAtEnd), windows())
+                .is_empty()
+        );
         let mut s = ClientState::default();
         s.observe(&holder, windows());
-        assert!(s.observe(&conn("b", 1, 50_000, None, Cause::OpenAtEnd), windows()).is_empty());
+        assert!(
+            s.observe(&conn("b", 1, 50_000, None, Cause::OpenAtEnd), windows())
+                .is_empty()
+        );
         let mut s = ClientState::default();
         let own_view = conn("b", 4, 1_200, None, Cause::OpenAtEnd);
         s.observe(&own_view, windows());
         assert!(
-            s.observe(&conn("a", 0, 1_000, Some(2_000), Cause::ServerClose), windows())
-                .is_empty(),
+            s.observe(
+                &conn("a", 0, 1_000, Some(2_000), Cause::ServerClose),
+                windows()
+            )
+            .is_empty(),
             "the holder's own CONNECT seen by another probe is no newcomer"
         );
     }

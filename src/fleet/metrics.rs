@@ -73,15 +73,31 @@ impl FleetMetrics {
 
     fn register_all(&mut self) {
         let r = &mut self.registry;
-        r.register("records", "Records read, by probe and kind", self.records.clone());
-        r.register("bad_records", "Lines that were not records", self.bad_records.clone());
+        r.register(
+            "records",
+            "Records read, by probe and kind",
+            self.records.clone(),
+        );
+        r.register(
+            "bad_records",
+            "Lines that were not records",
+            self.bad_records.clone(),
+        );
         r.register(
             "connections",
             "Real connections (views joined), by cause and layer",
             self.connections.clone(),
         );
-        r.register("drops", "Real connections dropped, by cause and layer", self.drops.clone());
-        r.register("joined", "Connections seen by two or more probes", self.joined.clone());
+        r.register(
+            "drops",
+            "Real connections dropped, by cause and layer",
+            self.drops.clone(),
+        );
+        r.register(
+            "joined",
+            "Connections seen by two or more probes",
+            self.joined.clone(),
+        );
         r.register("findings", "Fleet findings, by kind", self.findings.clone());
         r.register(
             "probe_findings",

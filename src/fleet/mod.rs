@@ -357,12 +357,25 @@ impl Correlator {
         }
     }
 
-    fn server_close(&mut self, v: &ConnView, end: Timestamp, member: &str, found: &mut Vec<FleetFinding>) {
+    fn server_close(
+        &mut self,
+        v: &ConnView,
+        end: Timestamp,
+        member: &str,
+        found: &mut Vec<FleetFinding>,
+    ) {
         let Some(server) = v.server else { return };
-        let Some(b) = self.server_closes.add(&server.ip().to_string(), end, member, &v.probe) else {
+        let Some(b) = self
+            .server_closes
+            .add(&server.ip().to_string(), end, member, &v.probe)
+        else {
             return;
         };
-        found.push(burst_finding(FleetKind::ServerMassClose, &b, "server closes of"));
+        found.push(burst_finding(
+            FleetKind::ServerMassClose,
+            &b,
+            "server closes of",
+        ));
         found.extend(self.cluster_view(&b));
         if self.node_bursts.len() == MAX_NODE_BURSTS {
             self.node_bursts.pop_front();
@@ -401,7 +414,13 @@ impl Correlator {
         Some(cluster_finding(kind, b, &nodes))
     }
 
-    fn network_drop(&mut self, v: &ConnView, end: Timestamp, member: &str, found: &mut Vec<FleetFinding>) {
+    fn network_drop(
+        &mut self,
+        v: &ConnView,
+        end: Timestamp,
+        member: &str,
+        found: &mut Vec<FleetFinding>,
+    ) {
         if let Some(site) = v.client.map(|c| subnet(c.ip()))
             && self.part.owns(&format!("site:{site}"))
             && let Some(b) = self.sites.add(&site, end, member, &v.probe)
@@ -411,7 +430,11 @@ impl Correlator {
         if self.part.owns(&format!("probe:{}", v.probe))
             && let Some(b) = self.probes.add(&v.probe, end, member, &v.probe)
         {
-            found.push(burst_finding(FleetKind::ProbeOutage, &b, "network drops of"));
+            found.push(burst_finding(
+                FleetKind::ProbeOutage,
+                &b,
+                "network drops of",
+            ));
         }
     }
 
@@ -458,10 +481,16 @@ impl Correlator {
 
     /// A connection record waits for its pair, or completes one.
     fn offer(&mut self, v: &ConnView, raw: &[u8], arrived: Timestamp) {
-        let Some(id) = v.client_id.as_deref().filter(|id| self.part.owns(&client_key(id)))
+        let Some(id) = v
+            .client_id
+            .as_deref()
+            .filter(|id| self.part.owns(&client_key(id)))
         else {
             if v.client_id.is_none() && self.part.owns(&member(v)) {
-                let lone = JoinedConnection { view: v.clone(), probes: vec![v.probe.clone()] };
+                let lone = JoinedConnection {
+                    view: v.clone(),
+                    probes: vec![v.probe.clone()],
+                };
                 self.count_connection(&lone);
             }
             return;
@@ -514,7 +543,12 @@ impl Correlator {
         for j in done {
             self.count_connection(&j);
         }
-        for b in [&mut self.server_closes, &mut self.sites, &mut self.probes, &mut self.connects] {
+        for b in [
+            &mut self.server_closes,
+            &mut self.sites,
+            &mut self.probes,
+            &mut self.connects,
+        ] {
             b.expire(horizon);
         }
         self.node_bursts.retain(|b| b.end >= horizon);
@@ -603,7 +637,10 @@ fn takeover_finding(t: &CrossTakeover) -> FleetFinding {
         end: closed,
         probes: vec![h.probe.clone(), n.probe.clone()],
         count: 2,
-        connections: vec![format!("{}#{}", h.probe, h.conn), format!("{}#{}", n.probe, n.conn)],
+        connections: vec![
+            format!("{}#{}", h.probe, h.conn),
+            format!("{}#{}", n.probe, n.conn),
+        ],
         explanation: format!(
             "{id}: connection {}#{} was taken over: {} saw a new CONNECT with the same client id and the broker closed the old connection {:.3} s later (seen by {})",
             h.probe,
@@ -636,9 +673,22 @@ fn burst_finding(kind: FleetKind, b: &Burst, what: &str) -> FleetFinding {
 }
 
 fn cluster_finding(kind: FleetKind, b: &Burst, others: &[&Burst]) -> FleetFinding {
-    let nodes: BTreeSet<&str> = others.iter().map(|o| o.key.as_str()).chain([b.key.as_str()]).collect();
-    let probes: BTreeSet<String> = others.iter().chain([&b]).flat_map(|o| o.probes.iter().cloned()).collect();
-    let start = others.iter().map(|o| o.start).min().unwrap_or(b.start).min(b.start);
+    let nodes: BTreeSet<&str> = others
+        .iter()
+        .map(|o| o.key.as_str())
+        .chain([b.key.as_str()])
+        .collect();
+    let probes: BTreeSet<String> = others
+        .iter()
+        .chain([&b])
+        .flat_map(|o| o.probes.iter().cloned())
+        .collect();
+    let start = others
+        .iter()
+        .map(|o| o.start)
+        .min()
+        .unwrap_or(b.start)
+        .min(b.start);
     let how = match kind {
         FleetKind::ClusterShutdown => "closed their connections together",
         _ => "closed their connections one after another",

@@ -266,13 +266,22 @@ mod tests {
             Err(RecordError::NoProbe)
         ));
         assert!(matches!(
-            parse(b"{\"record\":\"finding\",\"kind\":\"reconnects\"}", Some("p")),
+            parse(
+                b"{\"record\":\"finding\",\"kind\":\"reconnects\"}",
+                Some("p")
+            ),
             Err(RecordError::NoTime)
         ));
         assert!(parse(b"{\"record\":\"summary\"}", Some("p")).is_ok());
-        assert!(matches!(parse(b"[1,2", Some("p")), Err(RecordError::Json(_))));
         assert!(matches!(
-            parse(b"{\"record\":\"finding\",\"kind\":\"reconnects\",\"time\":1}", Some("p")),
+            parse(b"[1,2", Some("p")),
+            Err(RecordError::Json(_))
+        ));
+        assert!(matches!(
+            parse(
+                b"{\"record\":\"finding\",\"kind\":\"reconnects\",\"time\":1}",
+                Some("p")
+            ),
             Ok(Record {
                 observation: Observation::Finding { .. },
                 ..

@@ -60,7 +60,11 @@ pub fn write_text(r: &FleetReport<'_>, out: &mut impl Write) -> io::Result<()> {
         r.record_time.as_secs_f64(),
         r.clients
     )?;
-    writeln!(out, "\nfindings since the last report: {}", r.findings.len())?;
+    writeln!(
+        out,
+        "\nfindings since the last report: {}",
+        r.findings.len()
+    )?;
     for f in r.findings {
         writeln!(out, "  {:<22} {}", f.kind.name(), f.explanation)?;
     }

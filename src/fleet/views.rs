@@ -65,7 +65,9 @@ pub fn same_connection(a: &ConnView, b: &ConnView, slack: Span) -> bool {
 /// **The join of vantage points plugs in here** (see the module's documentation); today
 /// the better-placed view's verdict stands.
 pub fn join_views(views: &[PendingView]) -> Option<JoinedConnection> {
-    let best = views.iter().max_by(|a, b| better_placed(&a.view, &b.view))?;
+    let best = views
+        .iter()
+        .max_by(|a, b| better_placed(&a.view, &b.view))?;
     Some(JoinedConnection {
         view: best.view.clone(),
         probes: views.iter().map(|v| v.view.probe.clone()).collect(),
@@ -117,8 +119,16 @@ mod tests {
         let gw = view("gw", 100, 200, Cause::NatIdleExpiry);
         let broker = view("broker", 101, 200, Cause::KeepaliveTimeout);
         assert!(same_connection(&gw, &broker, slack));
-        assert!(!same_connection(&gw, &view("broker", 103, 200, Cause::Reset), slack));
-        assert!(!same_connection(&gw, &view("gw", 100, 200, Cause::Reset), slack));
+        assert!(!same_connection(
+            &gw,
+            &view("broker", 103, 200, Cause::Reset),
+            slack
+        ));
+        assert!(!same_connection(
+            &gw,
+            &view("gw", 100, 200, Cause::Reset),
+            slack
+        ));
     }
 
     #[test]
