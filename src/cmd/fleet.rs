@@ -148,7 +148,7 @@ fn tagged_files(args: &FleetArgs) -> Vec<(PathBuf, String)> {
 
 fn from_files(args: &FleetArgs, sink: &mut Sink) -> io::Result<ExitCode> {
     let files = tagged_files(args);
-    if let Some((missing, _)) = files.iter().find(|(p, _)| !p.is_file()) {
+    if let Some((missing, _)) = files.iter().find(|(p, _)| !p.exists()) {
         eprintln!("dropscope: {}: no such file", missing.display());
         return Ok(ExitCode::from(3));
     }
