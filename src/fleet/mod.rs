@@ -24,158 +24,29 @@ pub mod burst;
 pub mod clients;
 pub mod consume;
 pub mod files;
+mod finding;
 pub mod metrics;
 pub mod record;
 pub mod report;
+mod settings;
 pub mod views;
 
-use crate::correlate::Windows;
+pub use finding::{FleetFinding, FleetKind};
+pub use settings::{Partition, Settings};
+
 use crate::live::metrics::{CauseLabels, KindLabels};
 use crate::time::{Span, Timestamp};
 use burst::{Burst, Bursts};
-use clients::{ClientState, ClientWindows, CrossTakeover};
+use clients::{ClientState, ClientWindows};
+use finding::{burst_finding, cluster_finding, takeover_finding};
 use metrics::{FleetMetrics, ProbeKindLabels, ProbeLabels};
 use record::{ConnView, Observation, Record};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use views::{JoinedConnection, PendingView};
-
-/// Named thresholds and bounds of the fleet correlator.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// A server close this soon after another probe's CONNECT of the same id is a takeover
-    /// (the single-probe takeover window).
-    pub takeover: Span,
-    /// How far two probes' clocks may differ: every cross-probe window is widened by it.
-    pub clock_slack: Span,
-    /// How long a connection record waits for another probe's record of it. Probes retire a
-    /// closed connection within seconds (linger plus a tick); 30 s covers a slow one.
-    pub pair_wait: Span,
-    /// Server closes at one node within this window are one mass close.
-    pub mass_close: Span,
-    /// Clients a mass close needs (the single-probe threshold).
-    pub mass_close_min: usize,
-    /// Mass closes at two nodes this close together are one cluster-wide shutdown; farther
-    /// apart (within `rolling_window`) they are a rolling restart.
-    pub shutdown_window: Span,
-    /// Mass closes at successive nodes within this window are one rolling restart: a node's
-    /// restart and its clients' moves take minutes.
-    pub rolling_window: Span,
-    /// Network drops of different clients of one site within this window are one outage.
-    pub outage: Span,
-    /// Clients an outage needs (the single-probe cluster threshold).
-    pub outage_min: usize,
-    /// CONNECTs of different client ids within this window are counted as one storm.
-    pub storm: Span,
-    /// Client ids a reconnect storm needs: more than a fleet's ordinary churn in 10 s.
-    pub storm_min: usize,
-    /// State of a key not seen for this long (record time) is forgotten.
-    pub state_ttl: Span,
-    /// Most client ids tracked.
-    pub max_clients: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        let w = Windows::default();
-        Settings {
-            takeover: w.takeover,
-            clock_slack: Span::from_secs(1),
-            pair_wait: Span::from_secs(30),
-            mass_close: w.mass_close,
-            mass_close_min: w.mass_close_min,
-            shutdown_window: Span::from_secs(10),
-            rolling_window: Span::from_secs(600),
-            outage: w.cluster,
-            outage_min: w.cluster_min,
-            storm: Span::from_secs(10),
-            storm_min: 20,
-            state_ttl: Span::from_secs(3600),
-            max_clients: 200_000,
-        }
-    }
-}
-
-/// This instance's share of the keys.
-#[derive(Debug, Clone, Copy)]
-pub struct Partition {
-    /// K, from 0.
-    pub instance: u32,
-    /// N.
-    pub of: u32,
-}
-
-impl Partition {
-    /// The whole fleet.
-    pub const ALL: Partition = Partition { instance: 0, of: 1 };
-
-    /// Whether this instance owns `key`. FxHash has no per-process seed, so every
-    /// instance (the same binary) computes the same owner.
-    pub fn owns(&self, key: &str) -> bool {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        let h = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key);
-        h % u64::from(self.of.max(1)) == u64::from(self.instance)
-    }
-}
-
-/// What the fleet found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FleetKind {
-    /// A takeover whose CONNECT and close were seen by different probes.
-    CrossProbeTakeover,
-    /// A broker node closed many connections at once.
-    ServerMassClose,
-    /// Several broker nodes closed their connections together.
-    ClusterShutdown,
-    /// Broker nodes closed their connections one after another.
-    RollingRestart,
-    /// Many clients of one site (subnet) dropped at once by the network.
-    SiteOutage,
-    /// Many clients seen by one probe dropped at once by the network.
-    ProbeOutage,
-    /// Many client ids CONNECTed at once.
-    ReconnectStorm,
-}
-
-impl FleetKind {
-    /// The snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            FleetKind::CrossProbeTakeover => "cross_probe_takeover",
-            FleetKind::ServerMassClose => "server_mass_close",
-            FleetKind::ClusterShutdown => "cluster_shutdown",
-            FleetKind::RollingRestart => "rolling_restart",
-            FleetKind::SiteOutage => "site_outage",
-            FleetKind::ProbeOutage => "probe_outage",
-            FleetKind::ReconnectStorm => "reconnect_storm",
-        }
-    }
-}
-
-/// One fleet finding, as `fleet` prints it (one JSON line each).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FleetFinding {
-    /// What was found.
-    pub kind: FleetKind,
-    /// Where: the client id, broker node address, subnet or probe.
-    pub key: String,
-    /// When it began (record time).
-    pub time: Timestamp,
-    /// When its last event was, when it was found.
-    pub end: Timestamp,
-    /// The probes whose records show it.
-    pub probes: Vec<String>,
-    /// Distinct clients (or broker nodes, for a cluster-wide finding) involved.
-    pub count: usize,
-    /// The connections involved, as `probe#id`, when few.
-    pub connections: Vec<String>,
-    /// One readable sentence.
-    pub explanation: String,
-}
 
 /// Counts behind the fleet report.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -622,91 +493,6 @@ pub fn subnet(ip: IpAddr) -> String {
             let s = a.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-    }
-}
-
-fn takeover_finding(t: &CrossTakeover) -> FleetFinding {
-    let (n, h) = (&t.newcomer, &t.holder);
-    let at = n.connect.unwrap_or(n.start);
-    let closed = h.end.unwrap_or(at);
-    let id = h.client_id.clone().unwrap_or_default();
-    FleetFinding {
-        kind: FleetKind::CrossProbeTakeover,
-        key: id.clone(),
-        time: at,
-        end: closed,
-        probes: vec![h.probe.clone(), n.probe.clone()],
-        count: 2,
-        connections: vec![
-            format!("{}#{}", h.probe, h.conn),
-            format!("{}#{}", n.probe, n.conn),
-        ],
-        explanation: format!(
-            "{id}: connection {}#{} was taken over: {} saw a new CONNECT with the same client id and the broker closed the old connection {:.3} s later (seen by {})",
-            h.probe,
-            h.conn,
-            n.probe,
-            (closed - at).as_secs_f64(),
-            h.probe
-        ),
-    }
-}
-
-fn burst_finding(kind: FleetKind, b: &Burst, what: &str) -> FleetFinding {
-    let probes: Vec<String> = b.probes.iter().cloned().collect();
-    FleetFinding {
-        kind,
-        key: b.key.clone(),
-        time: b.start,
-        end: b.end,
-        count: b.members,
-        explanation: format!(
-            "{}: {what} {} clients within {:.3} s, seen by {}",
-            b.key,
-            b.members,
-            (b.end - b.start).as_secs_f64(),
-            probes.join(", ")
-        ),
-        probes,
-        connections: Vec::new(),
-    }
-}
-
-fn cluster_finding(kind: FleetKind, b: &Burst, others: &[&Burst]) -> FleetFinding {
-    let nodes: BTreeSet<&str> = others
-        .iter()
-        .map(|o| o.key.as_str())
-        .chain([b.key.as_str()])
-        .collect();
-    let probes: BTreeSet<String> = others
-        .iter()
-        .chain([&b])
-        .flat_map(|o| o.probes.iter().cloned())
-        .collect();
-    let start = others
-        .iter()
-        .map(|o| o.start)
-        .min()
-        .unwrap_or(b.start)
-        .min(b.start);
-    let how = match kind {
-        FleetKind::ClusterShutdown => "closed their connections together",
-        _ => "closed their connections one after another",
-    };
-    FleetFinding {
-        kind,
-        key: "cluster".into(),
-        time: start,
-        end: b.end,
-        count: nodes.len(),
-        connections: Vec::new(),
-        explanation: format!(
-            "{} broker nodes ({}) {how}, over {:.1} s",
-            nodes.len(),
-            nodes.iter().copied().collect::<Vec<_>>().join(", "),
-            (b.end - start).as_secs_f64()
-        ),
-        probes: probes.into_iter().collect(),
     }
 }
 
