@@ -5,9 +5,10 @@
 //! **Where the offline join plugs in.** [`join_views`] receives every view of one real
 //! connection, each with its whole record as the probe published it (`raw`, the JSON line).
 //! Today it keeps the record of the better-placed probe ([`better_placed`]); the join of two
-//! vantage points (the `join` module, `src/join/`) replaces its body: given the two raw records it returns one
-//! verdict from both views (PINGREQs lost on the path, a RST from the middle, the NAT's
-//! mapping), which `JoinedConnection` then carries instead of the chosen view's.
+//! vantage points (the `join` module, `src/join/`) replaces its body: given the two raw
+//! records it returns one verdict from both views (PINGREQs lost on the path, a RST from the
+//! middle, the NAT's mapping), which `JoinedConnection` then carries instead of the chosen
+//! view's.
 
 use super::record::ConnView;
 use crate::time::{Span, Timestamp};
