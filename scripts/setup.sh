@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(libpcap-dev mosquitto mosquitto-clients tcpdump iptables iproute2 conntrack
           librsvg2-bin python3-paho-mqtt tcpreplay time chromium
-          systemd groff-base man-db logrotate)
+          systemd groff-base man-db logrotate nats-server)
 
 missing=()
 for p in "${packages[@]}"; do

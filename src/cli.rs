@@ -40,6 +40,9 @@ pub enum Command {
     /// Watch an interface (or a capture stream) live: events as they happen, metrics,
     /// packets kept around drops.
     Live(LiveArgs),
+    /// Correlate the records of many probes (from a NATS JetStream stream or saved NDJSON):
+    /// takeovers across gateways, mass closes across broker nodes, outages per site.
+    Fleet(FleetArgs),
     /// Print a shell completion script: source <(dropscope completions bash), or save it
     /// where the shell looks for completions.
     Completions(CompletionsArgs),
@@ -166,6 +169,113 @@ pub struct AnalyzeArgs {
     /// (reconnects as one distribution), then 40 rows, drops first.
     #[arg(long)]
     pub all: bool,
+    /// Publishing the records to NATS.
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+/// Publishing records to a NATS JetStream stream (`--publish`), for `analyze` and `live`.
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// Also send each connection record, event and finding, tagged with the probe id and
+    /// clock, to this NATS server's JetStream (nats://HOST:4222), on the subjects
+    /// dropscope.PROBE.connection|event|finding.
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
+    /// This probe's id in the subjects and records (default: the host name).
+    #[arg(long, value_name = "ID")]
+    pub probe_id: Option<String>,
+    /// JetStream stream to publish into, created if missing (subjects dropscope.>).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "DROPSCOPE",
+        requires = "publish"
+    )]
+    pub publish_stream: String,
+    /// Retention of a stream created by this probe: records older than this are dropped.
+    #[arg(long, default_value = "7d", value_parser = parse_duration, requires = "publish")]
+    pub publish_max_age: Duration,
+    /// Size cap of a stream created by this probe, bytes; the oldest records go first.
+    #[arg(long, default_value_t = 1 << 30, requires = "publish")]
+    pub publish_max_bytes: i64,
+    /// Records queued while NATS is slow or away; records beyond are counted as lost.
+    #[arg(long, default_value_t = 100_000, requires = "publish")]
+    pub publish_queue: usize,
+    /// At the end, how long queued records may still take to reach NATS.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "publish")]
+    pub publish_wait: Duration,
+}
+
+impl PublishArgs {
+    /// The publisher's options, when `--publish` is given.
+    pub fn options(&self) -> Option<dropscope::publish::PublishOptions> {
+        let url = self.publish.clone()?;
+        Some(dropscope::publish::PublishOptions {
+            url,
+            probe: self
+                .probe_id
+                .clone()
+                .unwrap_or_else(dropscope::publish::default_probe_id),
+            stream: self.publish_stream.clone(),
+            max_age: self.publish_max_age,
+            max_bytes: self.publish_max_bytes,
+            queue: self.publish_queue,
+            wait: self.publish_wait,
+        })
+    }
+}
+
+/// `dropscope fleet`.
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    /// Saved records to correlate instead of the stream: NDJSON as `analyze --format ndjson`
+    /// or `live` writes it, or records saved from the stream.
+    #[arg(required_unless_present = "nats", conflicts_with = "nats")]
+    pub files: Vec<PathBuf>,
+    /// Probe id of the records of each file that carry none, in the order of the files
+    /// (default: the file's name without its extension).
+    #[arg(long = "probe-id", value_name = "ID")]
+    pub probe_ids: Vec<String>,
+    /// Read the records from this NATS server's JetStream (nats://HOST:4222).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// The JetStream stream the probes publish into.
+    #[arg(long, value_name = "NAME", default_value = "DROPSCOPE")]
+    pub stream: String,
+    /// Durable consumer name prefix; instance K of N consumes as NAME-K-of-N, so a restarted
+    /// instance goes on where it stopped.
+    #[arg(long, value_name = "NAME", default_value = "dropscope-fleet")]
+    pub consumer: String,
+    /// With --nats: stop once every record the stream holds has been read, instead of
+    /// following it.
+    #[arg(long, requires = "nats")]
+    pub drain: bool,
+    /// This instance's share: K of --of N (client ids and sites are split by hash).
+    #[arg(long, default_value_t = 0)]
+    pub instance: u32,
+    /// How many instances share the work.
+    #[arg(long = "of", default_value_t = 1)]
+    pub of: u32,
+    /// Serve fleet metrics for Prometheus on this address (e.g. 127.0.0.1:9884).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Directory for the periodic fleet reports (fleet-TIME.json and .txt) and the final one.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// How often a fleet report is written.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub report_every: Duration,
+    /// State of a client id (or site, or broker node) not seen for this long, in record
+    /// time, is forgotten.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub state_ttl: Duration,
+    /// Most client ids tracked at once; the least recently seen are forgotten first.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_clients: usize,
+    /// How far two probes' clocks may differ, added to every cross-probe window.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub clock_slack: Duration,
 }
 
 /// `dropscope trace`.
@@ -299,6 +409,9 @@ pub struct LiveArgs {
     /// A closed flow waits this long for its last packets before it is judged.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub linger: Duration,
+    /// Publishing the records to NATS.
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }
 
 /// Parses `30s`, `5m`, `1h`, `250ms` or a bare number of seconds.
@@ -314,9 +427,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         _ => {
             return Err(format!(
-                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+                "unknown unit {unit:?} in {s:?} (use ms, s, m, h or d)"
             ));
         }
     };

@@ -5,14 +5,17 @@
 //! the connection carries: plain MQTT or TLS) → `mqtt` framing and decoding → `session`
 //! (per-connection record) → `verdict` (why it ended) → `correlate` (patterns across
 //! connections) → `engine` (drives them) → `report` (text, JSON, NDJSON, SVG); `live` drives
-//! the engine on an interface. Time comes only from packet timestamps.
+//! the engine on an interface; `publish` sends a probe's records to NATS JetStream and `fleet`
+//! correlates the records of many probes. Time comes only from packet timestamps.
 
 pub mod correlate;
 pub mod decode;
 pub mod engine;
 pub mod evidence;
+pub mod fleet;
 pub mod live;
 pub mod mqtt;
+pub mod publish;
 pub mod report;
 pub mod session;
 pub mod source;

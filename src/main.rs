@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => cmd::trace::trace(args),
         Command::Report(args) => cmd::report::report(args),
         Command::Live(args) => cmd::live::live(args),
+        Command::Fleet(args) => cmd::fleet::fleet(args),
         Command::Completions(args) => cmd::shell::completions(args),
         Command::Man(args) => cmd::shell::man(args),
     }

@@ -21,7 +21,9 @@ const ORDER: &[(&str, u32)] = &[
     ("correlate", 8),
     ("engine", 9),
     ("report", 10),
-    ("live", 11),
+    ("publish", 11),
+    ("live", 12),
+    ("fleet", 13),
 ];
 
 /// Most lines of non-test code in one file.

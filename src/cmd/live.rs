@@ -74,6 +74,7 @@ fn options(args: &LiveArgs) -> LiveOptions {
         ring_bytes: args.ring_bytes,
         flow_idle: span(args.flow_idle),
         keylogs: args.keylogs.clone(),
+        publish: args.publish.options(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the presentation the options ask for, and the exit code of read warnings.
 
 pub mod analyze;
+pub mod fleet;
 pub mod live;
 pub mod report;
 pub mod shell;

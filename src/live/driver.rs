@@ -9,6 +9,7 @@ use super::window::{self, Retired, Window};
 use super::{LiveError, LiveOptions};
 use crate::engine::Analysis;
 use crate::engine::Analyzer;
+use crate::publish::{Publisher, RecordKind};
 use crate::time::{Span, Timestamp};
 use crate::transport::TransportKind;
 use crate::transport::tls::decrypt::KeyLogFile;
@@ -74,10 +75,14 @@ impl Driver {
             Ring::new(dir.clone(), linktype, opts.keep, retention, opts.ring_bytes)
         });
         let clock = Clock::new(opts.capture.read.is_some());
+        let publisher = match opts.publish.clone().map(Publisher::start) {
+            Some(started) => Some(started.map_err(LiveError::output("publisher"))?),
+            None => None,
+        };
         Ok(Driver {
             analyzer,
             window: Window::default(),
-            events: EventSink::new(out),
+            events: EventSink::new(out, publisher),
             metrics,
             ring,
             report_dir: opts.report_dir.clone(),
@@ -188,6 +193,7 @@ impl Driver {
             self.overdue.remove(&c.id);
             self.count_closed(c);
             let kept = self.keep(c);
+            self.events.publish(RecordKind::Connection, c.end, c);
             self.events
                 .write(&Event::closed(c, kept))
                 .map_err(events_error)?;
@@ -198,6 +204,8 @@ impl Driver {
                 .findings
                 .get_or_create(&KindLabels { kind: kind.into() })
                 .inc();
+            self.events
+                .publish(RecordKind::Finding, f.time.unwrap_or(now), f);
             self.events
                 .write(&Event::finding(f, now))
                 .map_err(events_error)?;
@@ -239,6 +247,10 @@ impl Driver {
 
     fn update_gauges(&mut self, pcap: &PcapCounters) {
         let m = &self.metrics;
+        if let Some(t) = self.events.published() {
+            raise_to(&m.published, t.published);
+            raise_to(&m.publish_lost, t.lost);
+        }
         m.open_connections.set(self.opened.len() as i64);
         m.open_flows.set(self.analyzer.open_flows() as i64);
         let stats = self.analyzer.stats();
@@ -307,6 +319,10 @@ impl Driver {
         let analysis = self
             .analyzer
             .finish(vec![self.interface], Vec::new(), frames);
+        if let Some(t) = self.events.finish_publishing() {
+            raise_to(&self.metrics.published, t.published);
+            raise_to(&self.metrics.publish_lost, t.lost);
+        }
         eprintln!(
             "dropscope: stopped; {} events, libpcap received {} dropped {}",
             self.events.written(),

@@ -4,6 +4,7 @@
 use super::window::Overdue;
 use crate::correlate::Finding;
 use crate::engine::OpenSession;
+use crate::publish::{PublishTotals, Publisher, RecordKind};
 use crate::time::{Span, Timestamp};
 use crate::verdict::Judged;
 use crate::verdict::Verdict;
@@ -130,24 +131,56 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Where events go: stdout or a file, one line each, flushed after each burst.
+/// Where events go: stdout or a file, one line each, flushed after each burst; and with
+/// `--publish`, to NATS as well.
 pub struct EventSink {
     out: Box<dyn Write + Send>,
     written: u64,
+    publisher: Option<Publisher>,
 }
 
 impl EventSink {
-    /// A sink writing to `out`.
-    pub fn new(out: Box<dyn Write + Send>) -> EventSink {
-        EventSink { out, written: 0 }
+    /// A sink writing to `out`, and publishing through `publisher` if one is given.
+    pub fn new(out: Box<dyn Write + Send>, publisher: Option<Publisher>) -> EventSink {
+        EventSink {
+            out,
+            written: 0,
+            publisher,
+        }
     }
 
-    /// Writes one event.
+    /// Writes one event (and publishes it).
     pub fn write(&mut self, e: &Event<'_>) -> io::Result<()> {
+        self.publish(RecordKind::Event, e.time, e);
         serde_json::to_writer(&mut self.out, e)?;
         self.out.write_all(b"\n")?;
         self.written += 1;
         Ok(())
+    }
+
+    /// Publishes a record that is not an event (a connection record, a finding); never
+    /// waits.
+    pub fn publish<T: Serialize>(&mut self, kind: RecordKind, captured: Timestamp, body: &T) {
+        if let Some(p) = self.publisher.as_mut() {
+            p.send(kind, captured, body);
+        }
+    }
+
+    /// What was published so far, when publishing.
+    pub fn published(&self) -> Option<PublishTotals> {
+        self.publisher.as_ref().map(Publisher::totals)
+    }
+
+    /// Ends publishing (queued records get the publisher's wait) and tells on stderr.
+    pub fn finish_publishing(&mut self) -> Option<PublishTotals> {
+        let p = self.publisher.take()?;
+        let url = p.url().to_string();
+        let t = p.finish();
+        eprintln!(
+            "dropscope: published {} of {} records to {url}; {} not published",
+            t.published, t.emitted, t.lost
+        );
+        Some(t)
     }
 
     /// Pushes buffered lines out.

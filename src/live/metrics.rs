@@ -74,6 +74,11 @@ pub struct Metrics {
     pub ring_evicted: Counter,
     /// pcap files written by `--keep`.
     pub kept_files: Counter,
+    /// Records JetStream acknowledged (`--publish`).
+    pub published: Counter,
+    /// Records not published: the queue was full while NATS was away, or still queued at
+    /// the end.
+    pub publish_lost: Counter,
 }
 
 impl Metrics {
@@ -98,6 +103,8 @@ impl Metrics {
             reassembly_cap_hits: Counter::default(),
             ring_evicted: Counter::default(),
             kept_files: Counter::default(),
+            published: Counter::default(),
+            publish_lost: Counter::default(),
         };
         m.register_all();
         m
@@ -186,6 +193,16 @@ impl Metrics {
             "pcap files written around drops",
             self.kept_files.clone(),
         );
+        r.register(
+            "published",
+            "Records published to NATS JetStream",
+            self.published.clone(),
+        );
+        r.register(
+            "publish_lost",
+            "Records not published to NATS: queue full or unsent at the end",
+            self.publish_lost.clone(),
+        );
     }
 
     /// The metrics in the OpenMetrics text format.
@@ -195,6 +212,19 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+impl Render for Metrics {
+    fn render(&self) -> String {
+        Metrics::render(self)
+    }
+}
+
+/// What the endpoint serves: a registry rendered as OpenMetrics text (`live`'s metrics,
+/// `fleet`'s).
+pub trait Render: Send + Sync + 'static {
+    /// The metrics in the OpenMetrics text format.
+    fn render(&self) -> String;
 }
 
 impl Default for Metrics {
@@ -209,21 +239,21 @@ pub fn raise_to(counter: &Counter, value: u64) {
 }
 
 /// Binds `addr` and serves `GET /metrics` until the runtime ends.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+pub async fn serve<M: Render>(addr: SocketAddr, metrics: Arc<M>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let m = metrics.clone();
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &m)).await;
+                let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, m.as_ref())).await;
             });
         }
     });
     Ok(bound)
 }
 
-async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+async fn answer<M: Render>(mut stream: TcpStream, metrics: &M) -> std::io::Result<()> {
     let head = read_head(&mut stream).await?;
     let (status, body) = match request_path(&head) {
         Some("/metrics") | Some("/") => ("200 OK", metrics.render()),

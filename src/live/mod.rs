@@ -53,6 +53,8 @@ pub struct LiveOptions {
     pub flow_idle: Span,
     /// TLS key logs, re-read as they grow.
     pub keylogs: Vec<PathBuf>,
+    /// Where records are published (`--publish`), if anywhere.
+    pub publish: Option<crate::publish::PublishOptions>,
 }
 
 /// Why `live` stopped with an error.
