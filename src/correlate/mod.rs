@@ -3,10 +3,12 @@
 
 mod outage;
 mod patterns;
+mod refused;
 
 mod summary;
 
 pub use outage::nat_or_outage;
+pub use refused::refused_by_path;
 pub use summary::{Summary, summarize};
 
 use crate::evidence::FrameRef;

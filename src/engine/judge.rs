@@ -26,6 +26,7 @@ pub fn judge_across(judged: &mut [Judged], cfg: &Config) -> Vec<Finding> {
     let (shutdowns, recasts) = correlate::mass_closes(judged, &cfg.windows);
     rejudge(judged, &recasts);
     rejudge(judged, &correlate::nat_or_outage(judged, &cfg.windows));
+    rejudge(judged, &correlate::refused_by_path(judged));
     findings.extend(shutdowns);
     findings.extend(correlate::patterns(judged, &cfg.windows));
     findings

@@ -79,6 +79,17 @@ pub enum Recast {
         /// The connection that showed it.
         related: Option<usize>,
     },
+    /// A SYN refused by a RST whose TTL does not fit the server host's own packets.
+    RefusedByPath {
+        /// Index of the refused attempt in the slice being judged.
+        index: usize,
+        /// The RST's TTL.
+        rst_ttl: u8,
+        /// The TTL of the server host's packets on another connection.
+        host_ttl: u8,
+        /// That connection's id.
+        from: usize,
+    },
     /// The server closed many connections within one window.
     Shutdown {
         /// Indexes of the closed connections in the slice being judged.
@@ -126,6 +137,24 @@ pub fn rejudge(conns: &mut [Judged], recasts: &[Recast]) {
             } => {
                 if let Some(j) = conns.get_mut(*index) {
                     read_nat_or_outage(j, *reading, why, *related);
+                    j.derive();
+                }
+            }
+            Recast::RefusedByPath {
+                index,
+                rst_ttl,
+                host_ttl,
+                from,
+            } => {
+                if let Some(j) = conns.get_mut(*index) {
+                    let v = &mut j.verdict;
+                    v.layer = Some(Layer::Network);
+                    v.side = Some(Actor::Middlebox);
+                    v.related_connection = Some(*from);
+                    v.explanation = format!(
+                        "The client's SYN was answered by a RST (frames {:?}) that does not fit the server's host (TTL {rst_ttl} where its packets on connection {from} carry {host_ttl}): a device on the path refused the connection.",
+                        v.evidence
+                    );
                     j.derive();
                 }
             }

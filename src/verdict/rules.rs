@@ -743,12 +743,20 @@ mod tests {
             by: Side::Client,
             at: at(9, 3.0),
         });
-        assert_eq!(judge(&c).side, Some(Actor::Client), "only a raw SYN to compare");
+        assert_eq!(
+            judge(&c).side,
+            Some(Actor::Client),
+            "only a raw SYN to compare"
+        );
         c.tcp.client.segments = 6;
         assert_eq!(judge(&c).side, Some(Actor::Middlebox));
         c.client = "127.0.0.1:40000".parse().unwrap();
         c.server = "127.0.0.1:1883".parse().unwrap();
-        assert_eq!(judge(&c).side, Some(Actor::Client), "loopback has no middlebox");
+        assert_eq!(
+            judge(&c).side,
+            Some(Actor::Client),
+            "loopback has no middlebox"
+        );
     }
 
     #[test]
