@@ -141,6 +141,10 @@ pub struct InputArgs {
     /// Most connection records kept; further connections are counted, not kept.
     #[arg(long, default_value_t = 200_000)]
     pub max_connections: usize,
+    /// Threads that analyze (flows shared out by address; the output is the same for any
+    /// number). Default: the cores available. Standard input is read on one.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// `dropscope analyze`.
