@@ -301,7 +301,7 @@ impl Analyzer {
         let session = e.session.into_session(e.flow.syn_seen, &self.limits);
         let mut c = Connection::build(e.id, &e.flow, Some(session), kind);
         c.absorb_tls(tls);
-        c.ws = ws;
+        c.ws = ws.map(Box::new);
         if self.cfg.timeline != (0, 0) {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;
