@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Live load figure: replays a capture onto a veth (inside a network namespace of its own) and
-# reports what `dropscope live` on the peer end kept up with, with its CPU time and peak RSS.
+# reports what `dropscope live` (default options) on the peer end kept up with, with its CPU
+# time and peak RSS; libpcap's drop count is in the `stopped` line.
 #
 #   python3 benches/replicate-live.py captures/many-connections.pcap /tmp/live-load.pcap 300
 #   sudo benches/live-load.sh /tmp/live-load.pcap [RATE]     # RATE: packets/s, or "topspeed"
@@ -22,8 +23,7 @@ ip -n "$ns" link add dsl0 type veth peer name dsl1
 ip -n "$ns" link set dsl0 up
 ip -n "$ns" link set dsl1 up
 # `ip netns exec` execs the program, so $! is dropscope itself.
-ip netns exec "$ns" "$bin" live -i dsl1 --events "$work/events.ndjson" \
-  --buffer-size $((64 << 20)) 2>"$work/live.err" &
+ip netns exec "$ns" "$bin" live -i dsl1 --events "$work/events.ndjson" 2>"$work/live.err" &
 live=$!
 sleep 1
 if [[ $rate == topspeed ]]; then speed=(--topspeed); else speed=(--pps="$rate"); fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Throughput benchmark (issue 2): dropscope's whole analysis over a >1 GB capture of real
-# MQTT traffic, against tshark on the same file.
+# Throughput benchmark (issues 2 and 15): dropscope's whole analysis over a >1 GB capture of
+# real MQTT traffic, on one thread and on two, against the reference read loop
+# (../shared/bench/readloop, or READLOOP=DIR) and tshark on the same file, in one run: the
+# ratios to the read loop are the figures that hold from one machine to the next.
 #
 #   bash benches/throughput.sh          # makes benches/data/ if missing (needs root for tcpdump)
 #
@@ -19,7 +21,10 @@ command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -
 command -v tshark >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark; }
 
 cargo build --release --quiet
-BIN=target/release/dropscope
+BIN=${CARGO_TARGET_DIR:-target}/release/dropscope
+READLOOP=${READLOOP:-../shared/bench/readloop}
+cargo build --release --quiet --manifest-path "$READLOOP/Cargo.toml" --target-dir /tmp/readloop
+LOOP=/tmp/readloop/release/readloop
 
 [[ -s $DATA/base.pcap ]] || bash benches/make-capture.sh "$DATA/base.pcap"
 PORT=$(cat "$DATA/base.port")
@@ -60,7 +65,9 @@ for size in 1x 2x; do
   f=$DATA/big-$size.pcap
   cat "$f" >/dev/null   # warm the page cache
   for _ in $(seq "$RUNS"); do
-    run "dropscope-$size" "$f" "$BIN" analyze "$f" --port "$PORT" --format json
+    run "readloop-$size" "$f" "$LOOP" mqtt-read "$f"
+    run "dropscope-$size" "$f" "$BIN" analyze "$f" --port "$PORT" --format json --threads 1
+    run "dropscope2-$size" "$f" "$BIN" analyze "$f" --port "$PORT" --format json --threads 2
   done
 done
 
@@ -91,6 +98,11 @@ for label, rs in by.items():
     summary[label] = (mbs, rss)
     pkts = f"{frames / secs / 1e6:9.2f}" if label.startswith("dropscope") else f"{'':>9}"
     print(f"{label:<18}{size/1e6:9.0f}{secs:9.2f}{mbs:9.0f}{pkts}{rss/1024:13.1f}")
+for n in ("1x", "2x"):
+    loop = summary.get(f"readloop-{n}")
+    for label in (f"dropscope-{n}", f"dropscope2-{n}"):
+        if loop and label in summary:
+            print(f"{label} time / read loop time: {loop[0] / summary[label][0]:.2f}")
 d1, d2 = summary.get("dropscope-1x"), summary.get("dropscope-2x")
 t = next((v for k, v in summary.items() if k.startswith("tshark")), None)
 if d1 and d2:

@@ -9,6 +9,7 @@ pub mod shell;
 pub mod trace;
 
 use crate::cli::InputArgs;
+use dropscope::engine::{self, Shard};
 use dropscope::report::Presentation;
 use dropscope::source::{self, SourceError, Timeline};
 use dropscope::transport::tls::decrypt::{KeyLog, KeyLogCounts, KeyLogFile};
@@ -17,6 +18,7 @@ use dropscope::{Analysis, Analyzer, Config};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// The engine configuration the input options ask for.
 pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
@@ -52,12 +54,44 @@ pub fn presentation(input: &InputArgs, vocabulary: Vocabulary) -> Presentation {
 /// Reads the inputs through the engine; `Err` carries the exit code already reported.
 pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     let paths = source::expand_inputs(&input.captures).map_err(|e| fail(&e))?;
-    let mut timeline = Timeline::open(&paths, input.filter.as_deref()).map_err(|e| fail(&e))?;
-    let mut analyzer = Analyzer::new(cfg);
-    load_keys(analyzer.keys_mut(), &input.keylogs, &paths)?;
+    let mut keys = KeyLog::default();
+    load_keys(&mut keys, &input.keylogs, &paths)?;
+    let threads = threads_for(input, &paths);
+    let filter = input.filter.as_deref();
+    let read = |analyzer: &mut Analyzer, shard: Shard| {
+        let mut timeline = Timeline::open(&paths, filter).map_err(|e| fail(&e))?;
+        read_all(
+            &mut timeline,
+            analyzer,
+            shard == Shard::new(0, threads),
+            &paths,
+        );
+        Ok::<_, ExitCode>((timeline.warnings().to_vec(), timeline.frames_read()))
+    };
+    let (analyzer, (warnings, frames)) =
+        engine::analyze_sharded(threads, &cfg, Arc::new(keys), read)?;
+    let names = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok(analyzer.finish(names, warnings, frames))
+}
+
+/// The threads an analysis runs on: `--threads`, else the cores available; one for
+/// standard input, which can be read only once.
+fn threads_for(input: &InputArgs, paths: &[PathBuf]) -> usize {
+    if paths.iter().any(|p| p.as_os_str() == source::STDIN) {
+        return 1;
+    }
+    input
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// Feeds every frame of `timeline` to `analyzer`, with the key logs a pcapng stream carries
+/// as they come; the first shard (`lead`) shows the progress bar.
+fn read_all(timeline: &mut Timeline, analyzer: &mut Analyzer, lead: bool, paths: &[PathBuf]) {
     let streamed = timeline.take_secrets();
     let mut streamed_keys = KeyLogCounts::default();
-    let progress = progress_bar(&paths);
+    let progress = progress_bar(paths).filter(|_| lead);
     let mut seen = 0u64;
     timeline.for_each(|frame| {
         for text in streamed.iter().flat_map(|rx| rx.try_iter()) {
@@ -76,9 +110,6 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
         p.finish_and_clear();
     }
     say_skipped("in standard input", streamed_keys);
-    let names = paths.iter().map(|p| p.display().to_string()).collect();
-    let warnings = timeline.warnings().to_vec();
-    Ok(analyzer.finish(names, warnings, timeline.frames_read()))
 }
 
 /// Fills the key log from the `--keylog` files and the captures' own secrets (pcapng

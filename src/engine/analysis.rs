@@ -38,6 +38,31 @@ pub struct EngineStats {
     pub connections_not_kept: u64,
 }
 
+impl EngineStats {
+    /// Adds the counters of another shard of the same analysis (`frames`, the frames read,
+    /// is the same for every shard and stays).
+    pub fn add(&mut self, o: &EngineStats) {
+        self.frames_analyzed += o.frames_analyzed;
+        self.bytes += o.bytes;
+        self.tcp_segments += o.tcp_segments;
+        let (s, t) = (&mut self.skipped, &o.skipped);
+        s.unsupported_link_type += t.unsupported_link_type;
+        s.not_ip += t.not_ip;
+        s.not_tcp += t.not_tcp;
+        s.ip_fragment += t.ip_fragment;
+        s.truncated += t.truncated;
+        s.malformed += t.malformed;
+        self.snaplen_cut += o.snaplen_cut;
+        self.tcp_flows += o.tcp_flows;
+        self.other_flows += o.other_flows;
+        self.flows_evicted += o.flows_evicted;
+        self.reassembly_cap_hits += o.reassembly_cap_hits;
+        self.oversized_packets += o.oversized_packets;
+        self.timeline_omitted += o.timeline_omitted;
+        self.connections_not_kept += o.connections_not_kept;
+    }
+}
+
 /// Everything dropscope concluded from one capture (or capture set).
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {

@@ -6,45 +6,74 @@
 mod analysis;
 mod config;
 mod judge;
+mod shard;
 
 pub use analysis::{Analysis, EngineStats};
 pub use config::Config;
 pub use judge::{judge_across, judge_each};
+pub use shard::{Shard, analyze_sharded};
 
 use crate::decode::{self, Segment};
 use crate::evidence::FrameRef;
 use crate::mqtt::Connect;
 use crate::session::{Connection, Session, SessionLimits};
 use crate::source::{Frame, ReadWarning};
-use crate::tcp::{Flow, FlowTable, HasFlow, flow_key};
+use crate::tcp::{Flow, FlowKey, FlowTable, HasFlow, flow_key};
 use crate::time::{Span, Timestamp};
-use crate::transport::{self, KeyLog, Transport, TransportKind};
+use crate::transport::{self, Delivery, KeyLog, Transport, TransportKind};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-/// One tracked flow: TCP, what it carries, and the MQTT session inside.
+/// One tracked flow: TCP, what it carries, and the MQTT session inside. The table holds it
+/// boxed, so a full table's spare slots cost a pointer each, not an entry.
 struct Entry {
     id: usize,
     flow: Flow,
     transport: Transport,
-    session: Session,
+    session: LazySession,
 }
 
-impl HasFlow for Entry {
+impl HasFlow for Box<Entry> {
     fn flow(&self) -> &Flow {
         &self.flow
+    }
+}
+
+/// The MQTT session of a flow, made when the transport first hands it something: a flow
+/// that never carried a byte (a scan, a SYN flood, a refused connection) costs no session.
+struct LazySession(Option<Box<Session>>);
+
+impl LazySession {
+    /// Hands one delivery to the session, making it first if the delivery changes anything:
+    /// a TCP event only lands in the timeline, so without a timeline it waits.
+    fn on_delivery(&mut self, d: Delivery<'_>, start_seen: bool, limits: &SessionLimits) {
+        if self.0.is_none() && matches!(d, Delivery::Tcp(_)) && !keeps_timeline(limits) {
+            return;
+        }
+        self.0
+            .get_or_insert_with(|| Box::new(Session::new(start_seen, limits.clone())))
+            .on_delivery(d);
+    }
+
+    /// The session, or a fresh one when nothing was delivered (the same record either way).
+    fn into_session(self, start_seen: bool, limits: &SessionLimits) -> Session {
+        self.0
+            .map_or_else(|| Session::new(start_seen, limits.clone()), |s| *s)
     }
 }
 
 /// The analysis engine.
 pub struct Analyzer {
     cfg: Config,
-    flows: FlowTable<Entry>,
+    limits: SessionLimits,
+    flows: FlowTable<Box<Entry>>,
     retired: Vec<Connection>,
     stats: EngineStats,
     next_id: usize,
     last_sweep: Timestamp,
     now: Timestamp,
-    keys: KeyLog,
+    keys: Arc<KeyLog>,
+    shard: Shard,
 }
 
 /// An open connection as it stands, for a live driver's events.
@@ -56,11 +85,10 @@ pub struct OpenSession<'a> {
     pub flow: &'a Flow,
     /// What carries MQTT.
     pub transport: TransportKind,
-    /// The MQTT session.
-    pub session: &'a Session,
+    session: Option<&'a Session>,
 }
 
-impl OpenSession<'_> {
+impl<'a> OpenSession<'a> {
     /// Client endpoint.
     pub fn client(&self) -> SocketAddr {
         self.flow.client
@@ -72,8 +100,14 @@ impl OpenSession<'_> {
     }
 
     /// The CONNECT and its frame, once seen.
-    pub fn connect(&self) -> Option<(FrameRef, &Connect)> {
-        self.session.connect()
+    pub fn connect(&self) -> Option<(FrameRef, &'a Connect)> {
+        self.session?.connect()
+    }
+
+    /// The client's silence at `now` past `ratio` × its keepalive (see
+    /// [`Session::silent_past_keepalive`]).
+    pub fn silent_past_keepalive(&self, now: Timestamp, ratio: f64) -> Option<(FrameRef, Span)> {
+        self.session?.silent_past_keepalive(now, ratio)
     }
 
     /// A record of the connection so far, without its MQTT details (for correlation).
@@ -92,6 +126,7 @@ impl Analyzer {
     /// A new engine.
     pub fn new(cfg: Config) -> Analyzer {
         Analyzer {
+            limits: session_limits(&cfg),
             cfg,
             flows: FlowTable::default(),
             retired: Vec::new(),
@@ -99,14 +134,28 @@ impl Analyzer {
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
             now: Timestamp(i64::MIN),
-            keys: KeyLog::default(),
+            keys: Arc::default(),
+            shard: Shard::WHOLE,
+        }
+    }
+
+    /// An engine that analyzes only the flows of `shard` (and, for shard 0, counts the
+    /// frames that are not TCP), with a key log shared by every shard.
+    pub fn for_shard(cfg: Config, keys: Arc<KeyLog>, shard: Shard) -> Analyzer {
+        let mut cfg = cfg;
+        cfg.max_flows = shard.part_of(cfg.max_flows);
+        cfg.max_connections = shard.part_of(cfg.max_connections);
+        Analyzer {
+            keys,
+            shard,
+            ..Analyzer::new(cfg)
         }
     }
 
     /// The TLS key log that decrypts connections from their next ServerHello on: filled
     /// before reading (`--keylog`, pcapng secrets) and, live, as the log file grows.
     pub fn keys_mut(&mut self) -> &mut KeyLog {
-        &mut self.keys
+        Arc::make_mut(&mut self.keys)
     }
 
     /// The configuration.
@@ -129,18 +178,28 @@ impl Analyzer {
         self.now
     }
 
-    /// Takes one frame.
+    /// Takes one frame. A sharded engine takes every frame too: it keeps time with all of
+    /// them and analyzes (and counts) only its own.
     pub fn push(&mut self, frame: &Frame<'_>) {
+        let cut = (frame.data.len() as u32) < frame.wire_len;
+        let decoded = decode::decode(frame.linktype, frame.data, cut);
+        let key = decoded.as_ref().ok().map(flow_key);
+        if !self.shard.owns(key.as_ref()) {
+            if key.is_some() {
+                self.advance(frame.ts);
+            }
+            return;
+        }
         self.stats.frames_analyzed += 1;
         self.stats.bytes += frame.data.len() as u64;
-        let cut = (frame.data.len() as u32) < frame.wire_len;
         self.stats.snaplen_cut += u64::from(cut);
-        let seg = match decode::decode(frame.linktype, frame.data, cut) {
-            Ok(s) => s,
-            Err(skip) => {
+        let (seg, key) = match (decoded, key) {
+            (Ok(s), Some(k)) => (s, k),
+            (Err(skip), _) => {
                 self.stats.skipped.add(skip);
                 return;
             }
+            (Ok(_), None) => return,
         };
         self.stats.tcp_segments += 1;
         let at = FrameRef {
@@ -148,7 +207,7 @@ impl Analyzer {
             ts: frame.ts,
         };
         self.advance(frame.ts);
-        self.segment(&seg, at);
+        self.segment(&seg, key, at);
     }
 
     /// Capture time has reached `now`: retire flows that closed a while ago.
@@ -170,12 +229,11 @@ impl Analyzer {
         n
     }
 
-    fn segment(&mut self, seg: &Segment<'_>, at: FrameRef) {
-        let k = flow_key(seg);
+    fn segment(&mut self, seg: &Segment<'_>, k: FlowKey, at: FrameRef) {
         // The common case, a segment of a known connection, costs one lookup.
         if let Some(e) = self.flows.get_mut(&k) {
             if !e.flow.is_new_connection(seg) {
-                feed(e, seg, at, &self.keys);
+                feed(e, seg, at, &self.keys, &self.limits);
                 return;
             }
             if let Some(old) = self.flows.remove(&k) {
@@ -183,11 +241,11 @@ impl Analyzer {
             }
         }
         let mut e = self.open(seg, at);
-        feed(&mut e, seg, at, &self.keys);
+        feed(&mut e, seg, at, &self.keys, &self.limits);
         self.flows.insert(k, e);
     }
 
-    fn open(&mut self, seg: &Segment<'_>, at: FrameRef) -> Entry {
+    fn open(&mut self, seg: &Segment<'_>, at: FrameRef) -> Box<Entry> {
         if self.flows.len() >= self.cfg.max_flows {
             let gone = self.flows.retire_quietest(EVICT_BATCH);
             self.stats.flows_evicted += gone.len() as u64;
@@ -204,36 +262,32 @@ impl Analyzer {
             cfg.idle_gap_floor,
         );
         let transport = Transport::for_port(cfg.port_hint(flow.server.port()), flow.syn_seen);
-        let limits = SessionLimits {
-            max_packet: cfg.max_packet,
-            timeline_head: cfg.timeline.0,
-            timeline_tail: cfg.timeline.1,
-            keep_usernames: cfg.keep_usernames,
-        };
-        let session = Session::new(flow.syn_seen, limits);
         self.stats.tcp_flows += 1;
         let id = self.next_id;
         self.next_id += 1;
-        Entry {
+        Box::new(Entry {
             id,
             flow,
             transport,
-            session,
-        }
+            session: LazySession(None),
+        })
     }
 
-    fn retire(&mut self, mut e: Entry) {
+    fn retire(&mut self, e: Box<Entry>) {
+        let mut e = *e;
         let Entry {
             flow,
             transport,
             session,
             ..
         } = &mut e;
-        let keys = &self.keys;
-        flow.finish(&mut |ev| transport.on_event(ev, keys, &mut |d| session.on_delivery(d)));
-        transport.finish(&mut |d| session.on_delivery(d));
+        let (keys, limits, start) = (&self.keys, &self.limits, flow.syn_seen);
+        flow.finish(&mut |ev| {
+            transport.on_event(ev, keys, &mut |d| session.on_delivery(d, start, limits))
+        });
+        transport.finish(&mut |d| session.on_delivery(d, start, limits));
         self.stats.reassembly_cap_hits += e.flow.buffer_cap_hits();
-        self.stats.oversized_packets += e.session.oversized();
+        self.stats.oversized_packets += e.session.0.as_ref().map_or(0, |s| s.oversized());
         let Some(kind) = e.transport.kind().filter(|_| !e.flow.is_scan_probe()) else {
             self.stats.other_flows += 1;
             return;
@@ -244,14 +298,24 @@ impl Analyzer {
         }
         let tls = e.transport.tls_facts().cloned();
         let ws = e.transport.ws_facts().cloned();
-        let mut c = Connection::build(e.id, &e.flow, Some(e.session), kind);
+        let session = e.session.into_session(e.flow.syn_seen, &self.limits);
+        let mut c = Connection::build(e.id, &e.flow, Some(session), kind);
         c.absorb_tls(tls);
-        c.ws = ws;
+        c.ws = ws.map(Box::new);
         if self.cfg.timeline != (0, 0) {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;
         }
         self.retired.push(c);
+    }
+
+    /// Takes in what the engines of the other shards found (each retired whole): their
+    /// connections, counters and capture time.
+    pub fn absorb(&mut self, mut other: Analyzer) {
+        other.retire_where(|_| true);
+        self.retired.append(&mut other.retired);
+        self.stats.add(&other.stats);
+        self.now = self.now.max(other.now);
     }
 
     /// Ends the analysis: retires every flow, judges every connection, correlates.
@@ -263,7 +327,7 @@ impl Analyzer {
     ) -> Analysis {
         self.retire_where(|_| true);
         let mut conns = std::mem::take(&mut self.retired);
-        conns.sort_by_key(|c| (c.first_frame, c.id));
+        sort_by_first_frame(&mut conns);
         for (i, c) in conns.iter_mut().enumerate() {
             c.id = i;
         }
@@ -293,15 +357,52 @@ impl Analyzer {
                 id: e.id,
                 flow: &e.flow,
                 transport: e.transport.kind()?,
-                session: &e.session,
+                session: e.session.0.as_deref(),
             })
         })
     }
 }
 
+/// Sorts connections by (first frame, id) in place. A record is a kilobyte or more:
+/// sorting the records themselves moves each one log n times, and sorting into a new vector
+/// holds every record twice at the peak; so the keys are sorted and the records put in their
+/// places by following the permutation's cycles, each moved about once.
+fn sort_by_first_frame(conns: &mut [Connection]) {
+    let mut order: Vec<usize> = (0..conns.len()).collect();
+    order.sort_unstable_by_key(|&i| (conns[i].first_frame, conns[i].id));
+    // order[k] is the index of the record that belongs at k; a done place has order[k] = k.
+    for start in 0..order.len() {
+        let mut k = start;
+        while order[k] != k {
+            let src = order[k];
+            order[k] = k;
+            if src == start {
+                break;
+            }
+            conns.swap(k, src);
+            k = src;
+        }
+    }
+}
+
+/// The session stage's limits from the configuration.
+fn session_limits(cfg: &Config) -> SessionLimits {
+    SessionLimits {
+        max_packet: cfg.max_packet,
+        timeline_head: cfg.timeline.0,
+        timeline_tail: cfg.timeline.1,
+        keep_usernames: cfg.keep_usernames,
+    }
+}
+
+/// Whether sessions keep a timeline at all.
+fn keeps_timeline(limits: &SessionLimits) -> bool {
+    limits.timeline_head > 0 || limits.timeline_tail > 0
+}
+
 /// Hands one segment to its flow, the flow's stream events to the transport, and the
 /// transport's deliveries to the MQTT session.
-fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef, keys: &KeyLog) {
+fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef, keys: &KeyLog, limits: &SessionLimits) {
     if e.transport.is_other() {
         e.flow.last = at;
         return;
@@ -313,7 +414,44 @@ fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef, keys: &KeyLog) {
         transport,
         ..
     } = e;
+    let start = flow.syn_seen;
     flow.on_segment(seg, at, &mut |ev| {
-        transport.on_event(ev, keys, &mut |d| session.on_delivery(d))
+        transport.on_event(ev, keys, &mut |d| session.on_delivery(d, start, limits))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_sorted_by_first_frame_then_id_in_place() {
+        // Every permutation of four records, with a tie on the first frame.
+        let keys = [(7, 3), (2, 0), (7, 1), (5, 2)];
+        let mut perm = [0, 1, 2, 3];
+        for _ in 0..24 {
+            let mut conns: Vec<Connection> = perm
+                .iter()
+                .map(|&i| {
+                    let mut c = Connection::sample(60);
+                    (c.first_frame, c.id) = keys[i];
+                    c
+                })
+                .collect();
+            sort_by_first_frame(&mut conns);
+            let got: Vec<(u64, usize)> = conns.iter().map(|c| (c.first_frame, c.id)).collect();
+            assert_eq!(got, [(2, 0), (5, 2), (7, 1), (7, 3)]);
+            next_permutation(&mut perm);
+        }
+    }
+
+    fn next_permutation(p: &mut [usize]) {
+        let Some(i) = (1..p.len()).rev().find(|&i| p[i - 1] < p[i]) else {
+            p.reverse();
+            return;
+        };
+        let j = (i..p.len()).rev().find(|&j| p[j] > p[i - 1]).unwrap_or(i);
+        p.swap(i - 1, j);
+        p[i..].reverse();
+    }
 }

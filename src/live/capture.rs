@@ -31,6 +31,8 @@ const NAP: Duration = Duration::from_millis(1);
 /// quiet interface would block a blocking read forever; the capture runs nonblocking and
 /// the thread polls its descriptor instead.
 const POLL_MS: i32 = 50;
+/// Longest wait (ms) before the kernel hands over a partly filled block of packets.
+const BLOCK_TIMEOUT_MS: i32 = 10;
 /// Batches in flight between the capture thread and the analysis.
 const CHANNEL_BATCHES: usize = 64;
 
@@ -271,7 +273,12 @@ fn open(spec: &CaptureSpec) -> Result<pcap::Capture<pcap::Active>, CaptureError>
     let device = |e: pcap::Error| classify_open_error(&spec.interface, e);
     let mut cap = pcap::Capture::from_device(spec.interface.as_str())
         .map_err(device)?
-        .immediate_mode(true)
+        // Not immediate mode: libpcap then uses the kernel's block ring (TPACKET_V3), where a
+        // packet takes its own size, not a slot of the snapshot length, so the buffer holds
+        // tens of thousands of packets instead of about a thousand; a block is handed over
+        // when full or after BLOCK_TIMEOUT_MS.
+        .immediate_mode(false)
+        .timeout(BLOCK_TIMEOUT_MS)
         .buffer_size(spec.buffer_size)
         .snaplen(spec.snaplen)
         .open()

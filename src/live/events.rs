@@ -87,7 +87,7 @@ impl<'a> Event<'a> {
     pub fn opened(s: &OpenSession<'a>, time: Timestamp) -> Event<'a> {
         let mut e = Event::new(EventKind::ConnectionOpened, time);
         e.connection = Some(s.id);
-        let connect = s.session.connect();
+        let connect = s.connect();
         e.client_id = connect.map(|(_, c)| c.client_id.as_str());
         e.keepalive = connect.map(|(_, c)| c.keepalive);
         e.client = Some(s.client().to_string());

@@ -50,7 +50,7 @@ pub fn overdue(analyzer: &Analyzer, now: Timestamp) -> Vec<Overdue> {
         .sessions()
         .filter(|s| s.flow.sides.iter().all(|h| h.fin.is_none()) && !s.flow.closed())
         .filter_map(|s| {
-            let (last, silent_for) = s.session.silent_past_keepalive(now, OVERDUE_RATIO)?;
+            let (last, silent_for) = s.silent_past_keepalive(now, OVERDUE_RATIO)?;
             let (_, connect) = s.connect()?;
             Some(Overdue {
                 id: s.id,

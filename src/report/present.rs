@@ -20,14 +20,23 @@ pub struct Presentation {
 
 impl Presentation {
     /// Whether the analysis prints as it is.
-    fn is_plain(&self) -> bool {
-        self.vocabulary == Vocabulary::Mqtt && self.anonymize_key.is_none() && !self.drop_timelines
+    /// Whether `a` is shown as it is (no copy needed): timelines to drop but none kept is
+    /// plain too, so a big analysis is not copied whole to clear empty vectors.
+    fn is_plain(&self, a: &Analysis) -> bool {
+        let no_timelines = || {
+            a.connections
+                .iter()
+                .all(|j| j.connection.timeline.is_empty())
+        };
+        self.vocabulary == Vocabulary::Mqtt
+            && self.anonymize_key.is_none()
+            && (!self.drop_timelines || no_timelines())
     }
 }
 
 /// The analysis as `p` presents it: borrowed when nothing changes, else a copy.
 pub fn present<'a>(a: &'a Analysis, p: &Presentation) -> Cow<'a, Analysis> {
-    if p.is_plain() {
+    if p.is_plain(a) {
         return Cow::Borrowed(a);
     }
     let mut shown = a.clone();

@@ -158,10 +158,10 @@ pub struct Connection {
     pub basis: Basis,
     /// The TLS facts, for a TLS connection.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsFacts>,
+    pub tls: Option<Box<TlsFacts>>,
     /// The WebSocket facts, for MQTT over WebSocket (`ws` or `wss`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ws: Option<WsFacts>,
+    pub ws: Option<Box<WsFacts>>,
     /// The keepalive inferred from the PINGREQ cadence when CONNECT could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keepalive_inferred: Option<InferredKeepalive>,
@@ -346,7 +346,7 @@ impl Connection {
         } else {
             Basis::Inferred
         };
-        self.tls = Some(tls);
+        self.tls = Some(Box::new(tls));
     }
 
     /// The keepalive in force: from CONNECT, else as inferred (rounded to whole seconds).

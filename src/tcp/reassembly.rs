@@ -59,16 +59,24 @@ struct Chunk {
 /// that a flood of tiny (or snaplen-cut, dataless) segments fills the buffer too.
 const CHUNK_COST: usize = 64;
 
-/// One direction's reassembler.
+/// One direction's reassembler. Most streams arrive in order with nothing missing, so what
+/// only disorder and holes need (the buffer and its counters) is allocated when they first
+/// happen: an in-order stream costs a few dozen bytes and no allocation.
 pub struct Reassembler {
     next: Option<Seq>,
     /// Stream offset of `next`, counted from the first sequence number seen (64-bit, so it
     /// never wraps): the key of buffered chunks, which keeps them in stream order.
     next_off: u64,
     fin_at: Option<Seq>,
+    cap: usize,
+    disorder: Option<Box<Disorder>>,
+}
+
+/// The out-of-order buffer and the counters of disorder and holes.
+#[derive(Default)]
+struct Disorder {
     pending: BTreeMap<u64, Chunk>,
     pending_bytes: usize,
-    cap: usize,
     stats: ReassemblyStats,
 }
 
@@ -82,21 +90,30 @@ impl Reassembler {
             next: None,
             next_off: 0,
             fin_at: None,
-            pending: BTreeMap::new(),
-            pending_bytes: 0,
             cap,
-            stats: ReassemblyStats::default(),
+            disorder: None,
         }
     }
 
     /// Counters so far.
     pub fn stats(&self) -> ReassemblyStats {
-        self.stats
+        self.disorder.as_ref().map(|d| d.stats).unwrap_or_default()
     }
 
     /// Bytes currently buffered out of order (data plus per-chunk bookkeeping).
     pub fn buffered(&self) -> usize {
-        self.pending_bytes
+        self.disorder.as_ref().map_or(0, |d| d.pending_bytes)
+    }
+
+    /// The disorder state, allocated on first use.
+    fn disorder(&mut self) -> &mut Disorder {
+        self.disorder.get_or_insert_with(Box::default)
+    }
+
+    /// The first buffered chunk's sequence number and frame.
+    fn first_pending(&self) -> Option<(Seq, FrameRef)> {
+        let d = self.disorder.as_ref()?;
+        d.pending.first_key_value().map(|(_, c)| (c.seq, c.frame))
     }
 
     /// Moves the next expected sequence number forward to `to`.
@@ -181,8 +198,7 @@ impl Reassembler {
     /// The stream is over (close or end of capture): deliver whatever is buffered, with
     /// holes where bytes are missing.
     pub fn flush(&mut self, out: &mut impl FnMut(Piece<'_>, FrameRef)) {
-        while let Some((_, first)) = self.pending.first_key_value() {
-            let (seq, frame) = (first.seq, first.frame);
+        while let Some((seq, frame)) = self.first_pending() {
             self.fill_hole_to(seq, out, frame);
         }
     }
@@ -195,13 +211,14 @@ impl Reassembler {
             if missing <= 0 {
                 break;
             }
-            let stop = match self.pending.first_key_value() {
-                Some((_, c)) if c.seq.since(next) < missing => c.seq,
+            let stop = match self.first_pending() {
+                Some((seq, _)) if seq.since(next) < missing => seq,
                 _ => to,
             };
             let len = stop.since(next) as u64;
-            self.stats.holes += 1;
-            self.stats.hole_bytes += len;
+            let stats = &mut self.disorder().stats;
+            stats.holes += 1;
+            stats.hole_bytes += len;
             out(Piece::Gap(len), at);
             self.advance(stop);
         }
@@ -238,41 +255,41 @@ impl Reassembler {
         frame: FrameRef,
         out: &mut impl FnMut(Piece<'_>, FrameRef),
     ) {
-        self.stats.out_of_order += 1;
-        let Some(next) = self.next else { return };
-        let key = self.next_off.wrapping_add_signed(seq.since(next));
-        if self
-            .pending
-            .get(&key)
-            .is_some_and(|c| c.wire_len >= wire_len)
-        {
+        let (next, next_off, cap) = (self.next, self.next_off, self.cap);
+        let d = self.disorder();
+        d.stats.out_of_order += 1;
+        let Some(next) = next else { return };
+        let key = next_off.wrapping_add_signed(seq.since(next));
+        if d.pending.get(&key).is_some_and(|c| c.wire_len >= wire_len) {
             return;
         }
-        self.pending_bytes += data.len() + CHUNK_COST;
+        d.pending_bytes += data.len() + CHUNK_COST;
         let chunk = Chunk {
             seq,
             wire_len,
             data: data.to_vec(),
             frame,
         };
-        if let Some(shorter) = self.pending.insert(key, chunk) {
-            self.pending_bytes -= shorter.data.len() + CHUNK_COST;
+        if let Some(shorter) = d.pending.insert(key, chunk) {
+            d.pending_bytes -= shorter.data.len() + CHUNK_COST;
         }
-        if self.pending_bytes > self.cap {
-            self.stats.buffer_cap_hits += 1;
+        if d.pending_bytes > cap {
+            d.stats.buffer_cap_hits += 1;
             self.flush(out);
         }
     }
 
     /// Delivers buffered chunks that the stream has reached.
     fn drain(&mut self, out: &mut impl FnMut(Piece<'_>, FrameRef)) {
-        while let Some(entry) = self.pending.first_entry() {
+        while let Some(d) = self.disorder.as_mut()
+            && let Some(entry) = d.pending.first_entry()
+        {
             let next = self.next.unwrap_or_default();
             if entry.get().seq.since(next) > 0 {
                 break;
             }
             let chunk = entry.remove();
-            self.pending_bytes -= chunk.data.len() + CHUNK_COST;
+            d.pending_bytes -= chunk.data.len() + CHUNK_COST;
             if chunk.seq.plus(chunk.wire_len).since(next) > 0 {
                 self.deliver(chunk.seq, &chunk.data, chunk.wire_len, chunk.frame, out);
             }

@@ -172,7 +172,7 @@ impl KeyLogCounts {
 }
 
 /// The secrets of every session seen in key log lines, by client random.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KeyLog {
     sessions: HashMap<[u8; 32], SessionSecrets>,
 }

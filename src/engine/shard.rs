@@ -1,0 +1,92 @@
+//! One analysis on several threads: flows sharded by a hash of their 4-tuple (the same from
+//! either direction), every thread reading the whole input and analyzing its own flows.
+//!
+//! The cut was measured before it was chosen (README, "Speed and memory"): handing decoded
+//! frames from one reader thread to analyzer threads costs a copy and a hand-over per frame,
+//! while a second read of a file in the page cache costs less than its share of the analysis.
+//! Every per-flow decision stays inside its flow, and every thread sees every frame's time,
+//! so each flow is retired when it would be on one thread; connections are merged and sorted
+//! by first frame as on one thread, and the cross-connection stage runs once on all of them:
+//! the output is byte-identical to one thread's. The caps (`max_flows`, `max_connections`)
+//! are split evenly between shards, so memory stays bounded as on one thread; only when a cap
+//! is hit may the flows evicted or the records dropped differ from one thread's.
+
+use super::{Analyzer, Config};
+use crate::tcp::FlowKey;
+use crate::transport::KeyLog;
+use rustc_hash::FxBuildHasher;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+/// Which part of the flows an engine analyzes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// Every flow: one engine alone.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Part `index` of `count` (`count` at least 1, `index` below it).
+    pub fn new(index: usize, count: usize) -> Shard {
+        let count = count.max(1);
+        Shard {
+            index: index.min(count - 1),
+            count,
+        }
+    }
+
+    /// Whether the frame of flow `key` is this shard's; a frame that is no TCP segment
+    /// (`None`) is counted by shard 0.
+    pub(super) fn owns(&self, key: Option<&FlowKey>) -> bool {
+        if self.count == 1 {
+            return true;
+        }
+        match key {
+            Some(k) => FxBuildHasher.hash_one(k) as usize % self.count == self.index,
+            None => self.index == 0,
+        }
+    }
+
+    /// This shard's part of a cap.
+    pub(super) fn part_of(&self, cap: usize) -> usize {
+        cap.div_ceil(self.count).max(1)
+    }
+}
+
+/// Runs `read` on `threads` engines at once, each a shard of the flows (one thread: the
+/// whole), and merges them into the first shard's engine, with every flow retired. `read`
+/// feeds an engine every frame of the input; what it returns for shard 0 (read warnings,
+/// frame count) is handed back. The first error any shard meets is returned.
+pub fn analyze_sharded<R: Send, E: Send>(
+    threads: usize,
+    cfg: &Config,
+    keys: Arc<KeyLog>,
+    read: impl Fn(&mut Analyzer, Shard) -> Result<R, E> + Sync,
+) -> Result<(Analyzer, R), E> {
+    let count = threads.max(1);
+    let run = |index: usize| {
+        let shard = Shard::new(index, count);
+        let mut analyzer = Analyzer::for_shard(cfg.clone(), keys.clone(), shard);
+        let r = read(&mut analyzer, shard)?;
+        analyzer.retire_where(|_| true);
+        Ok((analyzer, r))
+    };
+    let run = &run;
+    std::thread::scope(|s| {
+        let others: Vec<_> = (1..count).map(|i| s.spawn(move || run(i))).collect();
+        let first = run(0);
+        // A shard that panicked takes the analysis down as it would on one thread.
+        let others: Vec<Result<(Analyzer, R), E>> = others
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        let (mut merged, r) = first?;
+        for other in others {
+            merged.absorb(other?.0);
+        }
+        Ok((merged, r))
+    })
+}

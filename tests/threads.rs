@@ -1,0 +1,64 @@
+//! One analysis on one thread and on two gives byte-identical output, on every bundled
+//! capture (plain, pcapng, TLS with its keys, WebSocket, a rotated set): flows sharded across
+//! threads are merged back in the same order with the same findings.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dropscope(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_dropscope"))
+        .args(args)
+        .output()
+        .expect("dropscope runs");
+    let mut all = out.stdout;
+    all.extend(out.stderr);
+    all.extend(format!("exit {:?}", out.status.code()).bytes());
+    all
+}
+
+/// Every capture under `captures/` (and its TLS, WebSocket and rotated sets), with the key
+/// log next to it when there is one.
+fn inputs() -> Vec<(PathBuf, Option<PathBuf>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut found = vec![(root.join("format-rotated"), None)];
+    for dir in [root.clone(), root.join("tls"), root.join("ws")] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("captures directory")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".pcap.gz")
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let keys = ["keys", "keylog"]
+                .iter()
+                .map(|ext| f.with_extension(ext))
+                .find(|k| k.exists());
+            found.push((f, keys));
+        }
+    }
+    found
+}
+
+#[test]
+fn two_threads_give_the_output_of_one() {
+    let inputs = inputs();
+    assert!(inputs.len() > 40, "the bundled captures are found");
+    for (capture, keys) in &inputs {
+        let capture = capture.to_str().expect("utf-8 path");
+        let mut base = vec!["analyze", capture, "--format", "json", "--timeline"];
+        let keys = keys.as_ref().map(|k| k.to_str().expect("utf-8 path"));
+        if let Some(k) = keys {
+            base.extend(["--keylog", k]);
+        }
+        let one = dropscope(&[&base[..], &["--threads", "1"]].concat());
+        let two = dropscope(&[&base[..], &["--threads", "2"]].concat());
+        assert!(one.len() > 100, "{capture}: an analysis was written");
+        assert!(
+            one == two,
+            "{capture}: --threads 2 differs from --threads 1"
+        );
+    }
+}
