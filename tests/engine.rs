@@ -159,3 +159,51 @@ fn mqtt_is_detected_on_any_port_by_its_connect() {
     };
     assert_eq!(packets(&named), packets(&detected));
 }
+
+/// `format-port18830.pcap` without the frames `drop` says (1-based), in a temporary file:
+/// classic pcap is a 24-byte header and records with a 16-byte header each.
+fn port18830_without(drop: impl Fn(usize) -> bool, name: &str) -> PathBuf {
+    let bytes = std::fs::read(root().join("captures/format-port18830.pcap")).unwrap();
+    let mut out = bytes[..24].to_vec();
+    let (mut at, mut number) = (24, 1);
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        if !drop(number) {
+            out.extend_from_slice(&bytes[at..at + 16 + len]);
+        }
+        at += 16 + len;
+        number += 1;
+    }
+    let path = std::env::temp_dir().join(format!("dropscope-{}-{name}.pcap", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// A connection seen from its SUBSCRIBE on (its handshake and CONNECT, frames 3–9, cut
+/// away) on a port not named MQTT is MQTT because its server carried a CONNECT on another
+/// connection (frames 21–29); alone, the same bytes are not claimed as MQTT.
+#[test]
+fn a_server_known_to_speak_mqtt_makes_its_other_connections_mqtt() {
+    let cut = port18830_without(|n| (3..=9).contains(&n), "midstream");
+    let a = analyze(&[], &[&cut]);
+    let sub = conns(&a)
+        .iter()
+        .find(|c| c["client"] == "10.77.1.2:44344")
+        .expect("the mid-stream subscriber is kept");
+    assert_eq!(sub["packets"]["SUBSCRIBE"], 1);
+    assert_eq!(sub["packets"]["SUBACK"], 1);
+    assert_eq!(conns(&a).len(), 2);
+
+    let alone = port18830_without(|n| (3..=9).contains(&n) || (21..=29).contains(&n), "alone");
+    let b = analyze(&[], &[&alone]);
+    assert_eq!(
+        conns(&b).len(),
+        0,
+        "no connection proved the server speaks MQTT"
+    );
+    // The subscriber, and the publisher's closing segments after frame 29.
+    assert_eq!(b["stats"]["other_flows"], 2);
+    for p in [cut, alone] {
+        std::fs::remove_file(p).ok();
+    }
+}

@@ -21,6 +21,7 @@ use crate::source::{Frame, ReadWarning};
 use crate::tcp::{Flow, FlowKey, FlowTable, HasFlow, flow_key};
 use crate::time::{Span, Timestamp};
 use crate::transport::{self, Delivery, KeyLog, Transport, TransportKind};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub struct Analyzer {
     limits: SessionLimits,
     flows: FlowTable<Box<Entry>>,
     retired: Vec<Connection>,
+    known_mqtt_servers: HashSet<SocketAddr>,
     stats: EngineStats,
     next_id: usize,
     last_sweep: Timestamp,
@@ -130,6 +132,7 @@ impl Analyzer {
             cfg,
             flows: FlowTable::default(),
             retired: Vec::new(),
+            known_mqtt_servers: HashSet::new(),
             stats: EngineStats::default(),
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
@@ -302,6 +305,10 @@ impl Analyzer {
         let mut c = Connection::build(e.id, &e.flow, Some(session), kind);
         c.absorb_tls(tls);
         c.ws = ws.map(Box::new);
+        c.unconfirmed = e.transport.is_tentative() && c.connect.is_none();
+        if !c.unconfirmed && c.packets.total() > 0 {
+            self.known_mqtt_servers.insert(c.server);
+        }
         if self.cfg.timeline != (0, 0) {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;
@@ -314,6 +321,7 @@ impl Analyzer {
     pub fn absorb(&mut self, mut other: Analyzer) {
         other.retire_where(|_| true);
         self.retired.append(&mut other.retired);
+        self.known_mqtt_servers.extend(other.known_mqtt_servers);
         self.stats.add(&other.stats);
         self.now = self.now.max(other.now);
     }
@@ -326,7 +334,7 @@ impl Analyzer {
         frames_read: u64,
     ) -> Analysis {
         self.retire_where(|_| true);
-        let mut conns = std::mem::take(&mut self.retired);
+        let mut conns = self.take_retired();
         sort_by_first_frame(&mut conns);
         for (i, c) in conns.iter_mut().enumerate() {
             c.id = i;
@@ -346,8 +354,15 @@ impl Analyzer {
 
     /// The connections retired since the last call, not yet judged (for a live driver,
     /// which judges them with their context).
+    /// A connection read as MQTT only tentatively is kept if its server carried MQTT on
+    /// another connection retired so far; otherwise it is counted as not MQTT.
     pub fn take_retired(&mut self) -> Vec<Connection> {
-        std::mem::take(&mut self.retired)
+        let known = &self.known_mqtt_servers;
+        let before = self.retired.len();
+        let mut kept = std::mem::take(&mut self.retired);
+        kept.retain(|c| !c.unconfirmed || known.contains(&c.server));
+        self.stats.other_flows += (before - kept.len()) as u64;
+        kept
     }
 
     /// Open connections that carry MQTT, as they stand now.

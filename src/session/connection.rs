@@ -201,6 +201,10 @@ pub struct Connection {
     pub keepalive_misses: Vec<KeepaliveMiss>,
     /// PINGREQs never answered by a PINGRESP.
     pub unanswered_pingreqs: Vec<FrameRef>,
+    /// Read as MQTT on a port not named MQTT without a CONNECT: kept only if its server
+    /// carried MQTT on another connection.
+    #[serde(skip)]
+    pub unconfirmed: bool,
     /// The longest quiet spell a client PINGREQ ended and the broker answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinged_idle: Option<PingedIdle>,
@@ -272,6 +276,7 @@ impl Connection {
             keepalive_misses: Vec::new(),
             unanswered_pingreqs: Vec::new(),
             pinged_idle: None,
+            unconfirmed: false,
             idle_gaps: flow.idle_gaps.clone(),
             anomalies: Vec::new(),
             anomalies_total: 0,
@@ -410,6 +415,7 @@ impl Connection {
             keepalive_misses: vec![],
             unanswered_pingreqs: vec![],
             pinged_idle: None,
+            unconfirmed: false,
             idle_gaps: vec![],
             anomalies: vec![],
             anomalies_total: 0,

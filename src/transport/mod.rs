@@ -103,6 +103,10 @@ pub enum Transport {
     },
     /// Plain MQTT.
     Plain,
+    /// Read as plain MQTT on a port not named MQTT, whose first bytes were an MQTT packet
+    /// other than CONNECT (a capture that starts mid-flow, a PINGREQ-first client): kept
+    /// only if its server is known to speak MQTT from another connection.
+    Tentative,
     /// MQTT over WebSocket.
     Ws(Box<WsTransport>),
     /// MQTT (or WebSocket) inside TLS, decrypted or read without keys.
@@ -147,6 +151,11 @@ impl Transport {
         }
     }
 
+    /// Whether the flow reads as MQTT only if its server is known to speak it.
+    pub fn is_tentative(&self) -> bool {
+        matches!(self, Transport::Tentative)
+    }
+
     /// Whether the flow is known not to be MQTT.
     pub fn is_other(&self) -> bool {
         match self {
@@ -160,7 +169,7 @@ impl Transport {
     /// The carrier's name, once decided; `None` for a flow that is not MQTT.
     pub fn kind(&self) -> Option<TransportKind> {
         match self {
-            Transport::Plain => Some(TransportKind::Tcp),
+            Transport::Plain | Transport::Tentative => Some(TransportKind::Tcp),
             Transport::Ws(w) if w.is_not_mqtt() => None,
             Transport::Ws(_) => Some(TransportKind::Ws),
             Transport::Tls(t) if t.is_not_mqtt() => None,
@@ -193,8 +202,8 @@ impl Transport {
 
     /// Decides an undecided carrier from one side's first payload: a CONNECT is plain
     /// MQTT, a ClientHello TLS and an HTTP upgrade WebSocket, on any port (a WebSocket
-    /// listener given by `--port` included); anything else is plain MQTT on an MQTT port
-    /// and not MQTT elsewhere.
+    /// listener given by `--port` included); anything else is plain MQTT on an MQTT port,
+    /// tentatively MQTT elsewhere when it starts like an MQTT packet, and not MQTT otherwise.
     pub fn sniff(&mut self, side: Side, payload: &[u8]) {
         let Transport::Undecided {
             start_seen,
@@ -213,6 +222,7 @@ impl Transport {
             }
             Side::Client if ws::looks_like_upgrade(payload) => Transport::Ws(Box::default()),
             _ if mqtt_port => Transport::Plain,
+            _ if crate::mqtt::plausible_start(payload) => Transport::Tentative,
             _ => Transport::Other,
         };
     }
@@ -226,7 +236,7 @@ impl Transport {
         out: &mut impl FnMut(Delivery<'_>),
     ) {
         match self {
-            Transport::Plain => plain::deliver(ev, out),
+            Transport::Plain | Transport::Tentative => plain::deliver(ev, out),
             Transport::Tls(t) => t.on_event(&ev, keys, out),
             Transport::Ws(w) => ws_event(w, ev, out),
             Transport::Undecided { .. } | Transport::Other => {
