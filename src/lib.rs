@@ -11,6 +11,7 @@ pub mod correlate;
 pub mod decode;
 pub mod engine;
 pub mod evidence;
+pub mod join;
 pub mod live;
 pub mod mqtt;
 pub mod report;

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# The join lab: the same MQTT traffic captured at two vantage points at once, the client's
+# veth and the broker's veth, with a NAT between them, for `dropscope analyze --join`.
+#
+#   sudo captures/make-join-captures.sh            # every scenario (in parallel)
+#   sudo captures/make-join-captures.sh NAME...    # only these scenarios
+#   sudo captures/make-join-captures.sh --list     # scenario names
+#
+# Topology (per scenario, its own namespaces; addresses private to them):
+#
+#   client ns  c0 10.77.1.2 ── g0 10.77.1.1 [gateway ns: MASQUERADE --random] g1 10.77.2.1 ── b0 10.77.2.2  broker ns
+#                 ^ tcpdump (client side)                                       ^ tcpdump (broker side)
+#
+# The gateway masquerades with random source ports, so the broker sees every client as
+# 10.77.2.1:<another port>; faults come from iptables/conntrack in the gateway and from
+# signals.  After recording, the broker-side capture's clock is shifted with `editcap -t`
+# by a known number of seconds (a probe whose clock is off), and lab/join_expect.py writes
+# NAME.expected.json: the true cause of each connection (from what the scenario injected),
+# the NAT mapping (read by tshark from the absolute sequence numbers) and the shift.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LABPY=$HERE/lab
+OUT=${OUT:-$HERE/join}
+PY=/usr/bin/python3
+C_IP=10.77.1.2 B_IP=10.77.2.2
+SCENARIO_TIMEOUT=90
+
+log() { printf '%s [%s] %s\n' "$(date +%T)" "${SCEN:-main}" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+need_packages() {
+  local pkgs=(mosquitto mosquitto-clients tcpdump tshark iptables conntrack python3
+              python3-paho-mqtt iproute2 wireshark-common procps coreutils)
+  local missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+}
+
+PIDS=() WORK="" NS=""
+cns() { ip netns exec "$NS-c" "$@"; }
+tcns() { local t=$1; shift; timeout -k 2 "$t" ip netns exec "$NS-c" "$@"; }
+gns() { ip netns exec "$NS-g" "$@"; }
+
+lab_cleanup() {
+  local pid ns
+  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
+  for ns in "$NS-c" "$NS-g" "$NS-b"; do
+    [[ -e /run/netns/$ns ]] || continue
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  [[ -n $WORK && -z ${KEEP:-} ]] && rm -rf "$WORK"
+  return 0
+}
+
+lab_up() {
+  NS=dsj-$1
+  WORK=$(mktemp -d "/tmp/dropscope-join.$1.XXXX")
+  chmod 0755 "$WORK"
+  trap lab_cleanup EXIT
+  trap 'exit 143' TERM INT
+  local ns
+  for ns in c g b; do ip netns del "$NS-$ns" 2>/dev/null || true; ip netns add "$NS-$ns"; done
+  ip link add c0 netns "$NS-c" type veth peer name g0 netns "$NS-g"
+  ip link add g1 netns "$NS-g" type veth peer name b0 netns "$NS-b"
+  cns ip addr add $C_IP/24 dev c0
+  gns ip addr add 10.77.1.1/24 dev g0
+  gns ip addr add 10.77.2.1/24 dev g1
+  ip -n "$NS-b" addr add $B_IP/24 dev b0
+  for ns in c g b; do ip -n "$NS-$ns" link set lo up; done
+  cns ip link set c0 up; gns ip link set g0 up; gns ip link set g1 up; ip -n "$NS-b" link set b0 up
+  cns ip route add default via 10.77.1.1
+  ip -n "$NS-b" route add default via 10.77.2.1
+  gns sysctl -qw net.ipv4.ip_forward=1
+  gns iptables -t nat -A POSTROUTING -o g1 -j MASQUERADE --random
+}
+
+bg() { "$@" & PIDS+=($!); }
+bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
+
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" 2>/dev/null; do
+    ((SECONDS < end)) || die "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+
+broker_start() {
+  { echo "listener 1883"; echo "allow_anonymous true"; echo "persistence false"
+    echo "log_dest file $WORK/mosquitto.log"; echo "log_type all"; } >"$WORK/mosquitto.conf"
+  install -m 0666 /dev/null "$WORK/mosquitto.log"
+  bg_in b mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.out" 2>&1
+  BROKER_PID=$!
+  wait_for 5 "broker listening" bash -c "ip netns exec $NS-b ss -ltn | grep -q ':1883 '"
+}
+
+# caps_start NAME: tcpdump on the client's veth and the broker's veth at once
+caps_start() {
+  local name=$1 side ifc ns
+  for side in client broker; do
+    ifc=c0 ns=$NS-c
+    [[ $side == broker ]] && ifc=b0 ns=$NS-b
+    ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode \
+      -w "$WORK/$name-$side.pcap" tcp port 1883 >"$WORK/$side.tcpdump.log" 2>&1 &
+    PIDS+=($!); CAPS+=($!)
+    wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$side.tcpdump.log"
+  done
+}
+
+caps_stop() {
+  local pid f
+  sleep 0.3
+  for pid in "${CAPS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${CAPS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for f in "$WORK"/*.tcpdump.log; do
+    if grep -Eq '^[1-9][0-9]* packets dropped by (kernel|interface)' "$f"; then
+      die "tcpdump lost packets: $(grep dropped "$f" | tr '\n' ' ')"
+    fi
+  done
+}
+
+mqttc() { tcns "${MQTTC_TIMEOUT:-60}" "$PY" "$LABPY/mqttc.py" "$@"; }
+
+# finish NAME SHIFT SCENARIO HOW RULE...: shift the broker capture's clock by SHIFT
+# seconds, then write NAME.expected.json (rules: KEY|cause|layer|side|note, see join_expect.py)
+finish() {
+  local name=$1 shift=$2 scenario=$3 how=$4 r args=(); shift 4
+  cp "$WORK/$name-client.pcap" "$OUT/$name-client.pcap"
+  editcap -t "$shift" "$WORK/$name-broker.pcap" "$OUT/$name-broker.pcap"
+  chmod 0644 "$OUT/$name-client.pcap" "$OUT/$name-broker.pcap"
+  for r in "$@"; do args+=(--rule "$r"); done
+  "$PY" "$LABPY/join_expect.py" --dir "$OUT" --name "$name" --shift "$shift" \
+    --scenario "$scenario" --how "$how" "${args[@]}"
+}
+
+# ------------------------------------------------------------- scenarios -----------
+
+sc_clean() {
+  broker_start; caps_start clean
+  bg timeout -k 2 20 ip netns exec "$NS-c" mosquitto_sub -V mqttv311 -h $B_IP -i join-sub -k 5 -q 1 -t 'lab/#' -C 2
+  sleep 1
+  tcns 10 mosquitto_pub -V mqttv5 -h $B_IP -i join-pub -q 1 -t lab/x -m hello --repeat 2 --repeat-delay 0.5
+  mqttc --host $B_IP --id join-raw --ka 2 --plan connect,ping:3,disconnect >"$WORK/c.log"
+  wait "${PIDS[-1]}" 2>/dev/null || true
+  caps_stop
+  finish clean 2.5 "clean ends behind a NAT" \
+    "mosquitto_sub (3.1.1) exits after 2 messages, mosquitto_pub (5.0) after 2 publishes, a raw client pings 3 s then disconnects; all send DISCONNECT." \
+    "*|client_disconnect|none|client|DISCONNECT then FIN"
+}
+
+sc_lost-pingreq() {
+  broker_start; caps_start lost-pingreq
+  bg mqttc --host $B_IP --id lost-v311 --ver 4 --ka 3 --plan connect,ping:30 >"$WORK/c1.log"
+  bg mqttc --host $B_IP --id lost-v5 --ver 5 --ka 3 --plan connect,ping:30 >"$WORK/c2.log"
+  sleep 4
+  gns iptables -I FORWARD -i g0 -o g1 -j DROP
+  log "one-way blackhole client->broker"
+  sleep 9
+  caps_stop
+  finish lost-pingreq -1.75 "PINGREQs lost one way (client->broker)" \
+    "Two raw clients (keepalive 3) ping; 4 s in the gateway drops everything client->broker (iptables -I FORWARD -i g0 -o g1 -j DROP). The next PINGREQs leave the client and never reach the broker, which closes for keepalive; its FIN reaches the client." \
+    "*|keepalive_timeout|network|server|PINGREQ lost in the gateway, broker closed for keepalive"
+}
+
+sc_stalled() {
+  broker_start; caps_start stalled
+  bg_in c mosquitto_sub -V mqttv311 -h $B_IP -i stalled-sub -k 5 -t 'lab/#'; local s1=$!
+  bg mqttc --host $B_IP --id stalled-raw --ka 3 --plan connect,silent:20 >"$WORK/s.log"
+  sleep 6
+  kill -STOP "$s1"
+  log "mosquitto_sub stopped"
+  sleep 13
+  caps_stop
+  finish stalled 0.4 "stalled clients (SIGSTOP, silence after CONNACK)" \
+    "mosquitto_sub (keepalive 5, the least it accepts) SIGSTOPped 6 s in, after its first PINGREQ; a raw client sends CONNECT (keepalive 3) then nothing. The broker closes each for keepalive; nothing was lost on the path." \
+    "*|keepalive_timeout|protocol|server|client went silent (SIGSTOP / silent plan)"
+}
+
+sc_middlebox-rst() {
+  broker_start; caps_start middlebox-rst
+  bg mqttc --host $B_IP --id mbx-rst --ka 3 --plan connect,ping:30 >"$WORK/c.log"
+  sleep 4
+  gns iptables -I FORWARD -p tcp -i g0 -o g1 --dport 1883 -j REJECT --reject-with tcp-reset
+  log "gateway rejects client->broker with RST"
+  sleep 8
+  caps_stop
+  finish middlebox-rst 3600.125 "a middlebox RST (gateway REJECT --reject-with tcp-reset)" \
+    "Raw client (keepalive 3) pings; 4 s in the gateway answers client->broker TCP with a RST forged in the broker's name. The broker never sees a RST; it closes later for keepalive and the gateway swallows the client's answer." \
+    "*|reset|network|middlebox|RST forged by the gateway"
+}
+
+sc_nat-idle-expiry() {
+  gns sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=4 net.netfilter.nf_conntrack_tcp_loose=0
+  gns iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j DROP
+  broker_start; caps_start nat-idle-expiry
+  bg mqttc --host $B_IP --id nat-short --ka 2 --plan connect,ping:60 >"$WORK/s.log"
+  bg mqttc --host $B_IP --id nat-long --ka 6 --plan connect,ping:60 >"$WORK/l.log"
+  sleep 18
+  caps_stop
+  finish nat-idle-expiry -12.5 "NAT idle expiry: keepalive 6 s behind a NAT that forgets after 4 s" \
+    "The gateway's conntrack forgets established TCP after 4 s (nf_conntrack_tcp_loose=0, INVALID dropped). nat-short (keepalive 2) keeps its mapping and is open at the end; nat-long (keepalive 6) is idle 6 s, so its PINGREQ leaves the client and is dropped as INVALID; the broker closes for keepalive and its FIN meets no mapping: the gateway answers it with a RST in the client's name." \
+    "id=nat-long|nat_idle_expiry|network|middlebox|mapping expired during the idle keepalive gap" \
+    "id=nat-short|open_at_end|none|null|keepalive shorter than the NAT timeout"
+}
+
+sc_takeover() {
+  broker_start; caps_start takeover
+  bg mqttc --host $B_IP --id twin --ver 4 --ka 5 --plan connect,ping:20 >"$WORK/a.log"
+  sleep 2.5
+  # the newcomer connects from the gateway itself: only the broker-side probe sees it
+  timeout -k 2 10 ip netns exec "$NS-g" mosquitto_pub -V mqttv311 -h $B_IP -i twin -t lab/x -m hi
+  sleep 2
+  caps_stop
+  finish takeover 0.75 "session takeover by a newcomer only the broker-side probe sees" \
+    "Raw client A (3.1.1, keepalive 5) connects as twin through the NAT; 2.5 s later mosquitto_pub connects from the gateway itself with the same id, publishes and disconnects. The broker closes A: at the client's probe it is just a server close." \
+    "id=twin&first|session_taken_over|protocol|server|first holder of the id" \
+    "id=twin&last|client_disconnect|none|client|the newcomer disconnects normally"
+}
+
+sc_broker-restart() {
+  broker_start; caps_start broker-restart
+  bg mqttc --host $B_IP --id restart --count 6 --ver mix --ka 10 --stagger 0.1 --plan connect,ping:30 >"$WORK/c.log"
+  sleep 2.5
+  kill -TERM "$BROKER_PID"
+  log "broker got SIGTERM"
+  wait "$BROKER_PID" 2>/dev/null || true
+  sleep 0.5
+  broker_start
+  mqttc --host $B_IP --id restart-again --ka 10 --plan connect,ping:2 >"$WORK/d.log" &
+  PIDS+=($!)
+  sleep 1.5
+  caps_stop
+  finish broker-restart -0.6 "broker restart (SIGTERM, started again)" \
+    "Six raw clients (keepalive 10) connected; 2.5 s later mosquitto got SIGTERM and closed every connection; it was started again and a seventh client connected, still open when the captures stopped." \
+    "id=restart-again|open_at_end|none|null|connected after the restart" \
+    "idprefix=restart-|server_shutdown|protocol|server|closed when mosquitto got SIGTERM"
+}
+
+# ------------------------------------------------------------- driver --------------
+all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }
+
+run_one() {
+  SCEN=$1 CAPS=()
+  declare -F "sc_$1" >/dev/null || die "no scenario $1"
+  lab_up "$1"
+  "sc_$1"
+  log "done"
+}
+
+main() {
+  [[ ${1:-} == --list ]] && { all_scenarios; exit 0; }
+  [[ ${1:-} == --one ]] && { run_one "$2"; exit 0; }
+  ((EUID == 0)) || { echo "run as root (sudo $0)" >&2; exit 1; }
+  need_packages
+  modprobe nf_conntrack 2>/dev/null || true
+  mkdir -p "$OUT"
+  local scen=("$@") pids=() names=() failed=() i s
+  ((${#scen[@]})) || mapfile -t scen < <(all_scenarios)
+  for s in "${scen[@]}"; do
+    log "starting $s"
+    timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-join-captures.sh" --one "$s" >"/tmp/dropscope-join.$s.log" 2>&1 &
+    pids+=($!); names+=("$s")
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then
+      rm -f "/tmp/dropscope-join.${names[$i]}.log"
+    else
+      failed+=("${names[$i]}")
+      log "${names[$i]} FAILED:"; tail -20 "/tmp/dropscope-join.${names[$i]}.log" >&2
+    fi
+  done
+  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  log "done; $(du -sh "$OUT" | cut -f1) in $OUT"
+}
+
+main "$@"
