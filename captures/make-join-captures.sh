@@ -170,6 +170,31 @@ sc_lost-pingreq() {
     "*|keepalive_timeout|network|server|PINGREQ lost in the gateway, broker closed for keepalive"
 }
 
+sc_outage() {
+  broker_start; caps_start outage
+  bg mqttc --host $B_IP --id outage-v311 --ver 4 --ka 3 --plan connect,ping:30 >"$WORK/c1.log"
+  bg mqttc --host $B_IP --id outage-v5 --ver 5 --ka 3 --plan connect,ping:30 >"$WORK/c2.log"
+  sleep 4
+  gns iptables -I FORWARD -j DROP
+  log "the path goes dark both ways"
+  sleep 9
+  caps_stop
+  finish outage 7.25 "an outage: the gateway forwards nothing either way" \
+    "Two raw clients (keepalive 3) ping; 4 s in the gateway drops everything both ways (iptables -I FORWARD -j DROP; its NAT keeps the mappings). The next PINGREQs leave the client and never arrive; the broker closes for keepalive and its FIN never reaches the client. The quiet spell before the lost PINGREQ is no longer than the ones before it: not a NAT that forgot." \
+    "*|keepalive_timeout|network|server|path dark both ways, broker closed for keepalive"
+}
+
+sc_client-abort() {
+  broker_start; caps_start client-abort
+  mqttc --host $B_IP --id abort-v311 --ver 4 --ka 2 --plan connect,ping:3,abort >"$WORK/a.log"
+  mqttc --host $B_IP --id abort-v5 --ver 5 --ka 2 --plan connect,ping:2,close >"$WORK/b.log"
+  caps_stop
+  finish client-abort -3.5 "clients that end without DISCONNECT: an abort (RST) and a plain close (FIN)" \
+    "A raw client (3.1.1) pings 3 s and closes with SO_LINGER 0 (RST); another (5.0) pings 2 s and closes its socket (FIN) without DISCONNECT. Both ends see the same close." \
+    "id=abort-v311|reset|network|client|SO_LINGER 0 abort" \
+    "id=abort-v5|client_close|protocol|client|socket closed without DISCONNECT"
+}
+
 sc_stalled() {
   broker_start; caps_start stalled
   bg_in c mosquitto_sub -V mqttv311 -h $B_IP -i stalled-sub -k 5 -t 'lab/#'; local s1=$!

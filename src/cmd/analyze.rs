@@ -78,5 +78,9 @@ fn vantage_name(path: &Path) -> String {
     for ext in [".gz", ".pcapng", ".pcap", ".cap"] {
         name = name.strip_suffix(ext).unwrap_or(name);
     }
-    if name == "-" { "stdin".into() } else { name.to_string() }
+    if name == "-" {
+        "stdin".into()
+    } else {
+        name.to_string()
+    }
 }

@@ -138,7 +138,10 @@ fn median(xs: &mut [f64]) -> Option<f64> {
 
 /// Each probe's clock against the first probe's, chained through the pairs that share
 /// connections (None for a probe no chain reaches).
-pub(super) fn offsets_from_first(n: usize, pairs: &[super::matching::PairMatch]) -> Vec<Option<f64>> {
+pub(super) fn offsets_from_first(
+    n: usize,
+    pairs: &[super::matching::PairMatch],
+) -> Vec<Option<f64>> {
     let mut off = vec![None; n];
     if let Some(first) = off.first_mut() {
         *first = Some(0.0);

@@ -110,7 +110,10 @@ pub(super) fn match_all(points: &[VantagePoint], placements: &[Placement]) -> Ve
     let mut pairs = Vec::new();
     for a in 0..points.len() {
         for b in a + 1..points.len() {
-            let (ca, cb) = (&points[a].analysis.connections, &points[b].analysis.connections);
+            let (ca, cb) = (
+                &points[a].analysis.connections,
+                &points[b].analysis.connections,
+            );
             let (links, offset) = match_pair(ca, cb);
             let offset = offset.map(|o| o.named(points, a, b));
             let a_is_client_side = a_nearer_client(ca, cb, &links, placements[a], placements[b]);
@@ -141,11 +144,17 @@ pub(super) fn match_pair(a: &[Judged], b: &[Judged]) -> (Vec<Link>, Option<Clock
     }
     m.link_where(MatchBasis::InitialSequenceNumbers, same_isns);
     m.link_where(MatchBasis::SequenceNumbers, overlapping_sequence_numbers);
-    let offset = clock::estimate(a, b, &m.links).or_else(|| clock::rough_from_client_ids(a, b));
-    if let Some(o) = &offset {
+    let rough = clock::estimate(a, b, &m.links).or_else(|| clock::rough_from_client_ids(a, b));
+    if let Some(o) = &rough {
         m.link_by_timing(Span::from_secs_f64(o.seconds));
     }
-    (m.links.clone(), clock::estimate(a, b, &m.links).or(offset))
+    // An offset holds only through connections both probes saw.
+    let offset = if m.links.is_empty() {
+        None
+    } else {
+        clock::estimate(a, b, &m.links).or(rough)
+    };
+    (m.links, offset)
 }
 
 struct Matcher<'a> {
@@ -210,17 +219,27 @@ impl Matcher<'_> {
 /// Slack allowed around two lifetimes compared across probes (clock estimate, path delay).
 const TIMING_SLACK: Span = Span::from_secs(1);
 
-/// Whether two records with no sequence number evidence are one connection by client id or
-/// first bytes and overlapping lifetimes; with how far apart their ends are.
+/// Whether two records the sequence numbers did not link are one connection by client id
+/// or first bytes and overlapping lifetimes; with how far apart their ends are. When both
+/// hold a SYN (their initial sequence numbers differed: a middlebox rewrote them), the first
+/// bytes must agree and the SYNs coincide.
 fn timing_basis(a: &Connection, b: &Connection, offset: Span) -> Option<(MatchBasis, i64)> {
+    let heads = same_heads(a, b);
     let basis = match (&a.client_id, &b.client_id) {
-        (Some(x), Some(y)) if x == y => MatchBasis::ClientIdAndTiming,
-        (Some(_), Some(_)) => return None,
-        _ if same_heads(a, b) == Some(true) => MatchBasis::FingerprintAndTiming,
+        (Some(x), Some(y)) if x != y => return None,
+        (Some(_), Some(_)) => MatchBasis::ClientIdAndTiming,
+        _ if heads == Some(true) => MatchBasis::FingerprintAndTiming,
         _ => return None,
     };
     let (b_start, b_end) = (b.start.0 - offset.0, b.drop_time().0 - offset.0);
-    let overlap = a.start.0 <= b_end + TIMING_SLACK.0 && b_start <= a.drop_time().0 + TIMING_SLACK.0;
+    if a.syn_seen
+        && b.syn_seen
+        && (heads != Some(true) || (a.start.0 - b_start).abs() > TIMING_SLACK.0)
+    {
+        return None;
+    }
+    let overlap =
+        a.start.0 <= b_end + TIMING_SLACK.0 && b_start <= a.drop_time().0 + TIMING_SLACK.0;
     let distance = (a.start.0 - b_start).abs() + (a.drop_time().0 - b_end).abs();
     overlap.then_some((basis, distance))
 }
@@ -295,7 +314,10 @@ fn a_nearer_client(
     let longer = links
         .iter()
         .filter_map(|l| {
-            let (x, y) = (a[l.a].handshake.server_rtt()?, b[l.b].handshake.server_rtt()?);
+            let (x, y) = (
+                a[l.a].handshake.server_rtt()?,
+                b[l.b].handshake.server_rtt()?,
+            );
             Some(i64::from(x.0 > y.0) - i64::from(x.0 < y.0))
         })
         .sum::<i64>();
@@ -341,7 +363,10 @@ pub(super) fn groups(
         .iter()
         .enumerate()
         .flat_map(|(v, flags)| {
-            let mut lone: Vec<(usize, usize)> = (0..flags.len()).filter(|&i| !flags[i]).map(|i| (v, i)).collect();
+            let mut lone: Vec<(usize, usize)> = (0..flags.len())
+                .filter(|&i| !flags[i])
+                .map(|i| (v, i))
+                .collect();
             lone.sort_by(|&x, &y| start(x).total_cmp(&start(y)));
             lone
         })

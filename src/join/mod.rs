@@ -149,7 +149,11 @@ pub fn join(points: &[VantagePoint]) -> Joined {
                 matched_by: g.basis,
                 nat_mapping: g.nat_mapping(points),
                 clock_offset: pair.offset.as_ref().map(|o| o.seconds_from(vc)),
-                vantages: g.members.iter().map(|&(v, i)| sighting(points, v, i)).collect(),
+                vantages: g
+                    .members
+                    .iter()
+                    .map(|&(v, i)| sighting(points, v, i))
+                    .collect(),
                 joined_verdict: rules::judge_pair(&ctx, g, pair),
             }
         })
@@ -195,7 +199,12 @@ fn sighting(points: &[VantagePoint], v: usize, i: usize) -> Sighting {
 
 /// Where a probe sits: the vantage most of its connections' handshakes and TTLs show.
 fn placement(a: &Analysis) -> Placement {
-    let count = |v| a.connections.iter().filter(|j| j.verdict.vantage == v).count();
+    let count = |v| {
+        a.connections
+            .iter()
+            .filter(|j| j.verdict.vantage == v)
+            .count()
+    };
     let (client, server) = (count(Vantage::Client), count(Vantage::Server));
     match client.cmp(&server) {
         std::cmp::Ordering::Greater => Placement::ClientSide,

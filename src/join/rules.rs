@@ -45,9 +45,11 @@ pub(super) struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// A capture time of probe `v` on the first probe's clock.
-    fn on_first_clock(&self, v: usize, t: Timestamp) -> Option<f64> {
-        Some(t.as_secs_f64() - self.offsets.get(v).copied().flatten()?)
+    /// A capture time of probe `v` on the first probe's clock. A probe that shares no
+    /// connection with the others has no estimate: its clock is taken as synchronised
+    /// (NTP keeps probes within milliseconds, far inside the takeover window).
+    fn on_first_clock(&self, v: usize, t: Timestamp) -> f64 {
+        t.as_secs_f64() - self.offsets.get(v).copied().flatten().unwrap_or(0.0)
     }
 }
 
@@ -79,7 +81,9 @@ impl Views<'_> {
     pub fn client_data_lost(&self) -> Option<bool> {
         let (hc, hb) = (&self.c.tcp.client, &self.b.tcp.client);
         let relative = !matching::same_seq_space(hc, hb);
-        if let (Some(sent), Some(arrived)) = (matching::reach(hc, relative), matching::reach(hb, relative)) {
+        if let (Some(sent), Some(arrived)) =
+            (matching::reach(hc, relative), matching::reach(hb, relative))
+        {
             return Some(sent > arrived);
         }
         let (sent, arrived) = (hc.last_data?.ts, hb.last_data?.ts);
@@ -169,7 +173,11 @@ fn rst_from_the_middle(v: &Views<'_>) -> Option<JoinedVerdict> {
 fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
     let mut evidence = Vec::new();
     if let Some(at) = v.c.tcp.client.last_data {
-        evidence.push(v.seen(Side::Client, at, "client data that never reached the broker side"));
+        evidence.push(v.seen(
+            Side::Client,
+            at,
+            "client data that never reached the broker side",
+        ));
     }
     if let Some(at) = v.b.tcp.client.last_data {
         evidence.push(v.seen(Side::Server, at, "the last client data the broker side saw"));
@@ -185,9 +193,15 @@ fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
             )
         } else {
             let (cause, side) = outage_cause(v);
-            (cause, Layer::Network, side, "path_dark_both_ways", "the client's packets stopped reaching the broker and the broker's close never reached the client: the path went dark both ways (an outage)")
+            (
+                cause,
+                Layer::Network,
+                side,
+                "path_dark_both_ways",
+                "the client's packets stopped reaching the broker and the broker's close never reached the client: the path went dark both ways (an outage)",
+            )
         }
-    } else if v.b.verdict.cause == Cause::KeepaliveTimeout {
+    } else if broker_timed_out(v.b) {
         (
             Cause::KeepaliveTimeout,
             Layer::Network,
@@ -208,26 +222,61 @@ fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
     })
 }
 
-/// Whether the quiet spell the client ended was longer than any before it, behind a NAT.
+/// Whether, behind a NAT, the first client packet that never arrived ended a quiet spell
+/// longer than any the connection had survived before it.
 fn nat_forgot(v: &Views<'_>) -> bool {
     if !v.behind_nat() {
         return false;
     }
+    // The last client data that arrived, on the client-side clock (a margin for the
+    // estimate); without a clock, every quiet spell the client ended is a candidate.
+    let arrived =
+        v.b.tcp
+            .client
+            .last_data
+            .zip(v.offset)
+            .map_or(f64::MIN, |(at, off)| {
+                at.ts.as_secs_f64() - off + ARRIVAL_MARGIN
+            });
     let gaps = &v.c.idle_gaps;
-    let Some(last) = gaps.iter().filter(|g| g.resumed_by == Side::Client).max_by_key(|g| g.before.frame) else {
+    let Some(ended) = gaps
+        .iter()
+        .filter(|g| g.resumed_by == Side::Client && g.before.ts.as_secs_f64() > arrived)
+        .min_by_key(|g| g.before.frame)
+    else {
         return false;
     };
     gaps.iter()
-        .filter(|g| g.before.frame < last.before.frame)
-        .all(|g| g.seconds < last.seconds)
+        .filter(|g| g.before.frame < ended.before.frame)
+        .all(|g| g.seconds * NAT_SPELL_RATIO < ended.seconds)
 }
 
-/// The cause of an outage: the broker's keepalive close, else the client-side view's.
+/// How much longer than every quiet spell survived before the fatal one must be for a NAT
+/// that forgot (a regular keepalive's spells differ by milliseconds; an outage can strike
+/// after any of them).
+const NAT_SPELL_RATIO: f64 = 1.2;
+
+/// Margin for the clock estimate and the path delay between the probes when telling a
+/// packet that arrived from the next one, which did not, seconds.
+const ARRIVAL_MARGIN: f64 = 0.05;
+
+/// Whether the broker-side view reads the close as the broker's keepalive timeout (its
+/// verdict, or its outage reading of what it judged a NAT expiry).
+fn broker_timed_out(b: &Judged) -> bool {
+    b.verdict.cause == Cause::KeepaliveTimeout
+        || b.outage_reading
+            .as_ref()
+            .is_some_and(|o| o.cause == Cause::KeepaliveTimeout)
+}
+
+/// The cause of an outage: the broker's keepalive close, else the client-side view's
+/// reading of a dark path (its outage reading when it judged a NAT expiry).
 fn outage_cause(v: &Views<'_>) -> (Cause, Actor) {
-    if v.b.verdict.cause == Cause::KeepaliveTimeout {
+    if broker_timed_out(v.b) {
         return (Cause::KeepaliveTimeout, Actor::Server);
     }
-    (v.c.verdict.cause, v.c.verdict.side.unwrap_or(Actor::Client))
+    let dark = v.c.outage_reading.as_deref().unwrap_or(&v.c.verdict);
+    (dark.cause, dark.side.unwrap_or(Actor::Client))
 }
 
 /// The broker closed for keepalive and the client sent nothing it did not get.
@@ -236,8 +285,14 @@ fn silent_in_both(v: &Views<'_>) -> Option<JoinedVerdict> {
         return None;
     }
     let evidence = [
-        v.c.tcp.client.last_data.map(|at| v.seen(Side::Client, at, "the client's last data")),
-        v.b.tcp.client.last_data.map(|at| v.seen(Side::Server, at, "the same data, arrived")),
+        v.c.tcp
+            .client
+            .last_data
+            .map(|at| v.seen(Side::Client, at, "the client's last data")),
+        v.b.tcp
+            .client
+            .last_data
+            .map(|at| v.seen(Side::Server, at, "the same data, arrived")),
     ];
     Some(JoinedVerdict {
         cause: Cause::KeepaliveTimeout,
@@ -257,7 +312,11 @@ fn better_placed(v: &Views<'_>) -> JoinedVerdict {
     let (vc, vb) = (&v.c.verdict, &v.b.verdict);
     let client_acted = vc.side == Some(Actor::Client)
         || (vb.side != Some(Actor::Server) && vc.side == Some(Actor::Middlebox));
-    let (kept, name) = if client_acted { (vc, v.c_name) } else { (vb, v.b_name) };
+    let (kept, name) = if client_acted {
+        (vc, v.c_name)
+    } else {
+        (vb, v.b_name)
+    };
     let rule = if vc.cause == vb.cause {
         "both_views_agree"
     } else {
@@ -290,8 +349,8 @@ pub(super) fn from_verdict(kept: &Verdict, name: &str, rule: &'static str) -> Jo
 /// CONNECTed shortly before, seen in a record outside this connection.
 fn taken_over_elsewhere(ctx: &Context<'_>, g: &Group, v: &Views<'_>) -> Option<JoinedVerdict> {
     let [(vc, _), (vb, _)] = g.members;
-    let (by, at) = newcomer(ctx, &g.members, vb, v.b)
-        .or_else(|| newcomer(ctx, &g.members, vc, v.c))?;
+    let (by, at) =
+        newcomer(ctx, &g.members, vb, v.b).or_else(|| newcomer(ctx, &g.members, vc, v.c))?;
     Some(taken_over(ctx, by, at))
 }
 
@@ -317,17 +376,19 @@ fn newcomer(
     v: usize,
     c: &Judged,
 ) -> Option<(usize, FrameRef)> {
-    let closed_by_server = matches!(c.verdict.cause, Cause::ServerClose | Cause::ServerDisconnect)
-        && matches!(c.verdict.code, None | Some(0x8E));
+    let closed_by_server = matches!(
+        c.verdict.cause,
+        Cause::ServerClose | Cause::ServerDisconnect
+    ) && matches!(c.verdict.code, None | Some(0x8E));
     let id = c.client_id.as_deref().filter(|_| closed_by_server)?;
-    let closed = ctx.on_first_clock(v, c.drop_time())?;
+    let closed = ctx.on_first_clock(v, c.drop_time());
     for (w, p) in ctx.points.iter().enumerate() {
         for (k, other) in p.analysis.connections.iter().enumerate() {
             if this.contains(&(w, k)) || other.client_id.as_deref() != Some(id) {
                 continue;
             }
             let Some(at) = other.connect else { continue };
-            let Some(t) = ctx.on_first_clock(w, at.ts) else { continue };
+            let t = ctx.on_first_clock(w, at.ts);
             if t <= closed && closed - t <= TAKEOVER_WINDOW {
                 return Some((w, at));
             }

@@ -9,8 +9,17 @@ use std::io::{self, Write};
 pub fn write_joined_table(j: &Joined, out: &mut impl Write) -> io::Result<()> {
     write_vantages(j, out)?;
     let mut rows = vec![header(&[
-        "ID", "CLIENT ID", "CLIENT", "NAT (PUBLIC)", "SERVER", "MATCHED BY", "VERDICT", "LAYER",
-        "SIDE", "RULE", "VIEWS",
+        "ID",
+        "CLIENT ID",
+        "CLIENT",
+        "NAT (PUBLIC)",
+        "SERVER",
+        "MATCHED BY",
+        "VERDICT",
+        "LAYER",
+        "SIDE",
+        "RULE",
+        "VIEWS",
     ])];
     rows.extend(j.connections.iter().map(joined_row));
     writeln!(out)?;
@@ -22,7 +31,14 @@ pub fn write_joined_table(j: &Joined, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out, "\nSeen at {} only:", v.name)?;
         let mut rows = vec![header(&[
-            "ID", "CLIENT ID", "CLIENT", "SERVER", "VERDICT", "LAYER", "SIDE", "RULE",
+            "ID",
+            "CLIENT ID",
+            "CLIENT",
+            "SERVER",
+            "VERDICT",
+            "LAYER",
+            "SIDE",
+            "RULE",
         ])];
         rows.extend(alone.iter().map(|s| alone_row(s)));
         write_grid(&rows, out)?;
@@ -61,7 +77,11 @@ fn header(names: &[&str]) -> Vec<String> {
 }
 
 fn joined_row(c: &JoinedConnection) -> Vec<String> {
-    let client = c.vantages.first().map(|s| s.client.to_string()).unwrap_or_default();
+    let client = c
+        .vantages
+        .first()
+        .map(|s| s.client.to_string())
+        .unwrap_or_default();
     let views: Vec<String> = c
         .vantages
         .iter()
@@ -72,7 +92,8 @@ fn joined_row(c: &JoinedConnection) -> Vec<String> {
         c.id.to_string(),
         c.client_id.clone().unwrap_or_else(|| "-".into()),
         client,
-        c.nat_mapping.map_or_else(|| "-".into(), |m| m.public.to_string()),
+        c.nat_mapping
+            .map_or_else(|| "-".into(), |m| m.public.to_string()),
         c.server.to_string(),
         c.matched_by.name().to_string(),
         v.cause.name().to_string(),
@@ -108,7 +129,13 @@ fn actor(a: Option<Actor>) -> String {
 fn write_grid(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let cells: Vec<String> = r

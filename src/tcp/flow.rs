@@ -115,6 +115,18 @@ impl HalfFacts {
     }
 }
 
+#[cfg(test)]
+impl HalfFacts {
+    /// A side whose captured segments covered sequence numbers `first..end`: for unit tests.
+    pub(crate) fn covering(first: u32, end: u32) -> HalfFacts {
+        HalfFacts {
+            first_seq: Some(first),
+            highest_sent: Some(Seq(end)),
+            ..HalfFacts::default()
+        }
+    }
+}
+
 /// How many leading payload bytes the head fingerprint covers.
 pub const HEAD_BYTES: usize = 32;
 
