@@ -195,6 +195,23 @@ sc_client-abort() {
     "id=abort-v5|client_close|protocol|client|socket closed without DISCONNECT"
 }
 
+sc_midflow() {
+  broker_start
+  bg mqttc --host $B_IP --id mid-lost --bind-port 40300 --ka 3 --plan connect,ping:30 >"$WORK/a.log"
+  bg mqttc --host $B_IP --id mid-clean --bind-port 40400 --ka 2 --plan connect,ping:7,disconnect >"$WORK/b.log"
+  sleep 1.5   # both CONNECTed: the captures start mid-flow
+  caps_start midflow
+  sleep 2.5
+  gns iptables -I FORWARD -p tcp -i g0 -o g1 --sport 40300 -j DROP
+  log "client port 40300 blackholed towards the broker"
+  sleep 9
+  caps_stop
+  finish midflow 1.125 "captures started mid-flow (no SYN, no CONNECT): lost PINGREQs and a clean end" \
+    "Two raw clients connect, then both probes start (no handshake, no CONNECT, no client id in either capture). 2.5 s later the gateway drops client port 40300's packets towards the broker: its PINGREQs never arrive and the broker closes for keepalive. The client on port 40400 pings (keepalive 2) and disconnects at 7 s." \
+    "port=40300|keepalive_timeout|network|server|PINGREQ lost in the gateway, broker closed for keepalive" \
+    "port=40400|client_disconnect|none|client|DISCONNECT then FIN"
+}
+
 sc_stalled() {
   broker_start; caps_start stalled
   bg_in c mosquitto_sub -V mqttv311 -h $B_IP -i stalled-sub -k 5 -t 'lab/#'; local s1=$!

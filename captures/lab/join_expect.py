@@ -3,12 +3,13 @@
 
 The cause of each connection comes from the scenario (what the lab injected), given as rules;
 tshark only tells which connections each capture holds.  The same connection is recognised in
-both captures by its server address and the client's absolute initial sequence number (Linux
-NAT rewrites addresses and ports, never sequence numbers), which gives the true NAT mapping:
+both captures by its server address and the client's absolute initial sequence number, or,
+for a capture started mid-flow, overlapping client sequence numbers (Linux NAT rewrites
+addresses and ports, never sequence numbers), which gives the true NAT mapping:
 the client's address at the client-side probe (private) and at the broker-side probe (public).
 
   --rule 'KEY|cause|layer|side|note'
-KEY: id=X, idprefix=X or *, optionally followed by &first or &last (the first/last
+KEY: id=X, idprefix=X, port=N (the client's port at the client side) or *, optionally followed by &first or &last (the first/last
 connection of those, in time order).  layer/side: null for JSON null.  The first rule that
 matches wins; a connection no rule matches is an error.
 """
@@ -23,7 +24,9 @@ FIELDS = ["frame.time_epoch", "tcp.stream", "ip.src", "tcp.srcport", "ip.dst", "
 
 
 def connections(path):
-    """The SYN-initiated connections of one capture: {stream: {...}}."""
+    """The connections of one capture: a dict per TCP stream with the client's address (the
+    SYN's sender, else the end that is not port 1883), the server's, the client's ISN (None
+    without a SYN), the range of the client's raw sequence numbers and the client id."""
     cmd = ["tshark", "-r", path, "-Y", "tcp", "-T", "fields", "-E", "occurrence=f"]
     for f in FIELDS:
         cmd += ["-e", f]
@@ -31,19 +34,35 @@ def connections(path):
     conns = {}
     for line in out.splitlines():
         r = dict(zip(FIELDS, line.split("\t")))
-        st = r["tcp.stream"]
-        if r["tcp.flags.syn"] in ("1", "True") and r["tcp.flags.ack"] in ("0", "False"):
-            conns.setdefault(st, {
-                "client": "%s:%s" % (r["ip.src"], r["tcp.srcport"]),
-                "server": "%s:%s" % (r["ip.dst"], r["tcp.dstport"]),
-                "isn": int(r["tcp.seq_raw"]),
-                "t": float(r["frame.time_epoch"]),
-                "client_id": None,
-            })
-        c = conns.get(st)
-        if c is not None and r["mqtt.clientid"] and c["client_id"] is None:
+        src = "%s:%s" % (r["ip.src"], r["tcp.srcport"])
+        dst = "%s:%s" % (r["ip.dst"], r["tcp.dstport"])
+        syn = r["tcp.flags.syn"] in ("1", "True") and r["tcp.flags.ack"] in ("0", "False")
+        c = conns.get(r["tcp.stream"])
+        if c is None:
+            from_client = syn or r["tcp.dstport"] == "1883"
+            client, server = (src, dst) if from_client else (dst, src)
+            c = conns[r["tcp.stream"]] = {"client": client, "server": server, "isn": None,
+                                          "seq": [], "t": float(r["frame.time_epoch"]),
+                                          "client_id": None}
+        if src == c["client"]:
+            c["seq"].append(int(r["tcp.seq_raw"]))
+            if syn:
+                c["isn"] = int(r["tcp.seq_raw"])
+        if r["mqtt.clientid"] and c["client_id"] is None:
             c["client_id"] = r["mqtt.clientid"]
     return list(conns.values())
+
+
+def same(c, b):
+    """Whether two records are one connection: the same server and client ISN, or (no SYN)
+    client sequence numbers that overlap."""
+    if c["server"] != b["server"]:
+        return False
+    if c["isn"] is not None and b["isn"] is not None:
+        return c["isn"] == b["isn"]
+    if not c["seq"] or not b["seq"]:
+        return False
+    return min(c["seq"]) <= max(b["seq"]) and min(b["seq"]) <= max(c["seq"])
 
 
 def select(key, conns):
@@ -52,6 +71,8 @@ def select(key, conns):
         hits = conns
     elif key.startswith("id="):
         hits = [c for c in conns if c["client_id"] == key[3:]]
+    elif key.startswith("port="):
+        hits = [c for c in conns if c["client"] and c["client"].endswith(":" + key[5:])]
     elif key.startswith("idprefix="):
         hits = [c for c in conns if (c["client_id"] or "").startswith(key[9:])]
     else:
@@ -82,7 +103,7 @@ def main():
     real = []
     for b in at_broker:
         b["t"] -= a.shift
-        twin = [c for c in at_client if c["isn"] == b["isn"] and c["server"] == b["server"]]
+        twin = [c for c in at_client if same(c, b)]
         c = twin[0] if twin else None
         real.append({"client_id": b["client_id"] or (c and c["client_id"]), "t": b["t"],
                      "client": c["client"] if c else None, "public": b["client"],

@@ -9,6 +9,7 @@
 use super::VantagePoint;
 use super::matching::Link;
 use crate::session::Connection;
+use crate::tcp::Side;
 use crate::time::Timestamp;
 use crate::verdict::Judged;
 use serde::Serialize;
@@ -73,15 +74,38 @@ pub(super) fn estimate(a: &[Judged], b: &[Judged], links: &[Link]) -> Option<Clo
 }
 
 /// One connection's offset sample: half the sum of the request's and the reply's time
-/// differences, seconds.
+/// differences, seconds. Mid-flow, the first segment each way stands in for them when both
+/// probes' first segments are the same (the same sequence number).
 pub(super) fn sample(a: &Connection, b: &Connection) -> Option<f64> {
     let handshake = |c: &Connection| Some((c.handshake.syn?.ts, c.handshake.syn_ack?.ts));
     let connect = |c: &Connection| Some((c.connect?.ts, c.connack?.at.ts));
     let ((aq, ar), (bq, br)) = handshake(a)
         .zip(handshake(b))
-        .or_else(|| connect(a).zip(connect(b)))?;
+        .or_else(|| connect(a).zip(connect(b)))
+        .or_else(|| first_segments(a, b))?;
     let diff = |x: Timestamp, y: Timestamp| (y - x).as_secs_f64();
     Some((diff(aq, bq) + diff(ar, br)) / 2.0)
+}
+
+/// The first captured segment of each side at both probes, when they are the same segments.
+fn first_segments(
+    a: &Connection,
+    b: &Connection,
+) -> Option<((Timestamp, Timestamp), (Timestamp, Timestamp))> {
+    let first = |c: &Connection, side: Side| {
+        let h = c.half(side);
+        Some((h.first_segment?.ts, h.first_seq?))
+    };
+    let mut times = [(Timestamp(0), Timestamp(0)); 2];
+    for (slot, side) in times.iter_mut().zip([Side::Client, Side::Server]) {
+        let ((ta, sa), (tb, sb)) = (first(a, side)?, first(b, side)?);
+        if sa != sb {
+            return None;
+        }
+        *slot = (ta, tb);
+    }
+    let [(aq, bq), (ar, br)] = times;
+    Some(((aq, ar), (bq, br)))
 }
 
 /// A rough offset when no connection could be linked by sequence numbers: the start

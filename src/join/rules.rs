@@ -260,13 +260,20 @@ const NAT_SPELL_RATIO: f64 = 1.2;
 /// packet that arrived from the next one, which did not, seconds.
 const ARRIVAL_MARGIN: f64 = 0.05;
 
-/// Whether the broker-side view reads the close as the broker's keepalive timeout (its
-/// verdict, or its outage reading of what it judged a NAT expiry).
+/// Whether the broker closed a client that, from where it stood, had gone silent: its
+/// verdict is a keepalive timeout, or (the keepalive unknown, e.g. a capture started after
+/// the CONNECT) the broker closed without an MQTT reason (a bare close, a v5 DISCONNECT
+/// 0x8D, or what a single view reads as a NAT expiry) and was not shutting down.
 fn broker_timed_out(b: &Judged) -> bool {
-    b.verdict.cause == Cause::KeepaliveTimeout
-        || b.outage_reading
-            .as_ref()
-            .is_some_and(|o| o.cause == Cause::KeepaliveTimeout)
+    let v = &b.verdict;
+    let server_closed = b.close().is_some_and(|e| e.by == Side::Server);
+    v.cause == Cause::KeepaliveTimeout
+        || (server_closed
+            && match v.cause {
+                Cause::ServerClose | Cause::NatIdleExpiry => true,
+                Cause::ServerDisconnect => v.code == Some(0x8D),
+                _ => false,
+            })
 }
 
 /// The cause of an outage: the broker's keepalive close, else the client-side view's

@@ -96,7 +96,9 @@ pub struct HalfFacts {
     /// This side's initial sequence number, absolute (from its SYN or SYN-ACK): what a
     /// probe at another vantage point sees too, unless a middlebox rewrites it.
     pub isn: Option<u32>,
-    /// The sequence number of this side's first captured segment, absolute.
+    /// This side's first captured segment (RST excluded).
+    pub first_segment: Option<FrameRef>,
+    /// The sequence number of that segment, absolute.
     pub first_seq: Option<u32>,
     /// A fingerprint of the first bytes this side sent (the CONNECT, the CONNACK, a TLS
     /// hello), kept when the capture holds the start of the stream: see [`head_fingerprint`].
@@ -334,7 +336,10 @@ impl Flow {
         half.ttl.get_or_insert(seg.ttl);
         half.last_ip_id = seg.ip_id.or(half.last_ip_id);
         half.last_segment = Some(at);
-        half.first_seq.get_or_insert(seg.seq);
+        if half.first_seq.is_none() {
+            half.first_seq = Some(seg.seq);
+            half.first_segment = Some(at);
+        }
         if seg.payload_len > 0 {
             half.last_data = Some(at);
             let starts_stream = half.isn.is_some_and(|isn| seg.seq == isn.wrapping_add(1));
