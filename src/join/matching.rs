@@ -137,11 +137,8 @@ pub(super) fn match_pair(a: &[Judged], b: &[Judged]) -> (Vec<Link>, Option<Clock
         used_a: vec![false; a.len()],
         used_b: vec![false; b.len()],
         links: Vec::new(),
-        by_server: FxHashMap::default(),
+        index: Index::of(b),
     };
-    for (i, j) in b.iter().enumerate() {
-        m.by_server.entry(j.server).or_default().push(i);
-    }
     m.link_where(MatchBasis::InitialSequenceNumbers, same_isns);
     m.link_where(MatchBasis::SequenceNumbers, overlapping_sequence_numbers);
     let rough = clock::estimate(a, b, &m.links).or_else(|| clock::rough_from_client_ids(a, b));
@@ -157,29 +154,76 @@ pub(super) fn match_pair(a: &[Judged], b: &[Judged]) -> (Vec<Link>, Option<Clock
     (m.links, offset)
 }
 
+/// One probe's records by what a record of the other probe is looked up with, so that
+/// matching costs a lookup per record, not a scan of the other capture.
+struct Index<'a> {
+    by_isn: FxHashMap<(SocketAddr, u32), Vec<usize>>,
+    by_client_id: FxHashMap<(SocketAddr, Option<&'a str>), Vec<usize>>,
+    by_server: FxHashMap<SocketAddr, Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn of(conns: &'a [Judged]) -> Index<'a> {
+        let mut ix = Index {
+            by_isn: FxHashMap::default(),
+            by_client_id: FxHashMap::default(),
+            by_server: FxHashMap::default(),
+        };
+        for (i, c) in conns.iter().enumerate() {
+            if let Some(isn) = c.tcp.client.isn {
+                ix.by_isn.entry((c.server, isn)).or_default().push(i);
+            }
+            let id = (c.server, c.client_id.as_deref());
+            ix.by_client_id.entry(id).or_default().push(i);
+            ix.by_server.entry(c.server).or_default().push(i);
+        }
+        ix
+    }
+
+    /// The records that may be `c`: with its server and client ISN for an ISN match, else
+    /// with its server and its client id or none (every record of its server when `c` has
+    /// no client id).
+    fn candidates(&self, c: &Connection, basis: MatchBasis) -> Vec<usize> {
+        if basis == MatchBasis::InitialSequenceNumbers {
+            let isn = c.tcp.client.isn.map(|isn| (c.server, isn));
+            return indexes(isn.and_then(|k| self.by_isn.get(&k))).to_vec();
+        }
+        match c.client_id.as_deref() {
+            Some(id) => {
+                let mut out = indexes(self.by_client_id.get(&(c.server, Some(id)))).to_vec();
+                out.extend_from_slice(indexes(self.by_client_id.get(&(c.server, None))));
+                out
+            }
+            None => indexes(self.by_server.get(&c.server)).to_vec(),
+        }
+    }
+}
+
+fn indexes(found: Option<&Vec<usize>>) -> &[usize] {
+    found.map_or(&[], Vec::as_slice)
+}
+
 struct Matcher<'a> {
     a: &'a [Judged],
     b: &'a [Judged],
     used_a: Vec<bool>,
     used_b: Vec<bool>,
     links: Vec<Link>,
-    by_server: FxHashMap<SocketAddr, Vec<usize>>,
+    index: Index<'a>,
 }
 
 impl Matcher<'_> {
-    /// Links each unlinked record of `a` to the first unlinked record of `b` with the same
-    /// server for which `same` holds.
+    /// Links each unlinked record of `a` to the first unlinked candidate of `b` for which
+    /// `same` holds.
     fn link_where(&mut self, basis: MatchBasis, same: fn(&Connection, &Connection) -> bool) {
         for (ia, ca) in self.a.iter().enumerate() {
             if self.used_a[ia] {
                 continue;
             }
-            let Some(cands) = self.by_server.get(&ca.server) else {
-                continue;
-            };
-            let found = cands
-                .iter()
-                .copied()
+            let found = self
+                .index
+                .candidates(ca, basis)
+                .into_iter()
                 .find(|&ib| !self.used_b[ib] && same(ca, &self.b[ib]));
             if let Some(ib) = found {
                 self.link(ia, ib, basis);
@@ -194,12 +238,10 @@ impl Matcher<'_> {
             if self.used_a[ia] {
                 continue;
             }
-            let Some(cands) = self.by_server.get(&ca.server) else {
-                continue;
-            };
-            let best = cands
-                .iter()
-                .copied()
+            let best = self
+                .index
+                .candidates(ca, MatchBasis::ClientIdAndTiming)
+                .into_iter()
                 .filter(|&ib| !self.used_b[ib])
                 .filter_map(|ib| timing_basis(ca, &self.b[ib], offset).map(|(b, d)| (ib, b, d)))
                 .min_by_key(|&(_, _, distance)| distance);

@@ -132,10 +132,7 @@ pub fn join(points: &[VantagePoint]) -> Joined {
     let pairs = matching::match_all(points, &placements);
     let offsets = clock::offsets_from_first(points.len(), &pairs);
     let (groups, alone) = matching::groups(points, &pairs, &offsets);
-    let ctx = rules::Context {
-        points,
-        offsets: &offsets,
-    };
+    let ctx = rules::Context::new(points, &offsets);
     let connections = groups
         .iter()
         .enumerate()

@@ -7,6 +7,7 @@ use crate::evidence::FrameRef;
 use crate::tcp::Side;
 use crate::time::Timestamp;
 use crate::verdict::{Actor, Cause, Judged, Layer, Verdict};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 /// A fact and the probe that saw it.
@@ -38,13 +39,32 @@ pub struct JoinedVerdict {
     pub evidence: Vec<Seen>,
 }
 
-/// What every rule may read: the probes and their clocks against the first's.
+/// What every rule may read: the probes, their clocks against the first's, and the
+/// records that CONNECTed, by client id.
 pub(super) struct Context<'a> {
-    pub points: &'a [VantagePoint],
-    pub offsets: &'a [Option<f64>],
+    points: &'a [VantagePoint],
+    offsets: &'a [Option<f64>],
+    connects: FxHashMap<&'a str, Vec<(usize, usize)>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// The context of a join of `points`.
+    pub fn new(points: &'a [VantagePoint], offsets: &'a [Option<f64>]) -> Context<'a> {
+        let mut connects: FxHashMap<&str, Vec<(usize, usize)>> = FxHashMap::default();
+        for (v, p) in points.iter().enumerate() {
+            for (i, c) in p.analysis.connections.iter().enumerate() {
+                if let (Some(id), Some(_)) = (c.client_id.as_deref(), c.connect) {
+                    connects.entry(id).or_default().push((v, i));
+                }
+            }
+        }
+        Context {
+            points,
+            offsets,
+            connects,
+        }
+    }
+
     /// A capture time of probe `v` on the first probe's clock. A probe that shares no
     /// connection with the others has no estimate: its clock is taken as synchronised
     /// (NTP keeps probes within milliseconds, far inside the takeover window).
@@ -389,19 +409,12 @@ fn newcomer(
     ) && matches!(c.verdict.code, None | Some(0x8E));
     let id = c.client_id.as_deref().filter(|_| closed_by_server)?;
     let closed = ctx.on_first_clock(v, c.drop_time());
-    for (w, p) in ctx.points.iter().enumerate() {
-        for (k, other) in p.analysis.connections.iter().enumerate() {
-            if this.contains(&(w, k)) || other.client_id.as_deref() != Some(id) {
-                continue;
-            }
-            let Some(at) = other.connect else { continue };
-            let t = ctx.on_first_clock(w, at.ts);
-            if t <= closed && closed - t <= TAKEOVER_WINDOW {
-                return Some((w, at));
-            }
-        }
-    }
-    None
+    let others = ctx.connects.get(id)?.iter().filter(|m| !this.contains(m));
+    others.copied().find_map(|(w, k)| {
+        let at = conn(ctx.points, w, k).connect?;
+        let t = ctx.on_first_clock(w, at.ts);
+        (t <= closed && closed - t <= TAKEOVER_WINDOW).then_some((w, at))
+    })
 }
 
 fn taken_over(ctx: &Context<'_>, by: usize, at: FrameRef) -> JoinedVerdict {
