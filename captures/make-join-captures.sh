@@ -239,19 +239,24 @@ sc_middlebox-rst() {
     "*|reset|network|middlebox|RST forged by the gateway"
 }
 
-sc_nat-idle-expiry() {
+# nat_idle NAME SHIFT ACTION...: the NAT idle expiry scenario; conntrack INVALID gets ACTION
+nat_idle() {
+  local name=$1 shift=$2; shift 2
   gns sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=4 net.netfilter.nf_conntrack_tcp_loose=0
-  gns iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j DROP
-  broker_start; caps_start nat-idle-expiry
+  gns iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID "$@"
+  broker_start; caps_start "$name"
   bg mqttc --host $B_IP --id nat-short --ka 2 --plan connect,ping:60 >"$WORK/s.log"
   bg mqttc --host $B_IP --id nat-long --ka 6 --plan connect,ping:60 >"$WORK/l.log"
   sleep 18
   caps_stop
-  finish nat-idle-expiry -12.5 "NAT idle expiry: keepalive 6 s behind a NAT that forgets after 4 s" \
-    "The gateway's conntrack forgets established TCP after 4 s (nf_conntrack_tcp_loose=0, INVALID dropped). nat-short (keepalive 2) keeps its mapping and is open at the end; nat-long (keepalive 6) is idle 6 s, so its PINGREQ leaves the client and is dropped as INVALID; the broker closes for keepalive and its FIN meets no mapping: the gateway answers it with a RST in the client's name." \
+  finish "$name" "$shift" "NAT idle expiry: keepalive 6 s behind a NAT that forgets after 4 s (INVALID: $*)" \
+    "The gateway's conntrack forgets established TCP after 4 s (nf_conntrack_tcp_loose=0; INVALID packets: iptables $*). nat-short (keepalive 2) keeps its mapping and is open at the end; nat-long (keepalive 6) is idle 6 s, so its PINGREQ leaves the client and is INVALID at the gateway (dropped, or answered by a RST in the broker's name); the broker closes for keepalive and its FIN meets no mapping: the gateway answers it with a RST in the client's name." \
     "id=nat-long|nat_idle_expiry|network|middlebox|mapping expired during the idle keepalive gap" \
     "id=nat-short|open_at_end|none|null|keepalive shorter than the NAT timeout"
 }
+
+sc_nat-idle-expiry() { nat_idle nat-idle-expiry -12.5 -j DROP; }
+sc_nat-idle-reject() { nat_idle nat-idle-reject 0.05 -j REJECT --reject-with tcp-reset; }
 
 sc_takeover() {
   broker_start; caps_start takeover

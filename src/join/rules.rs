@@ -169,6 +169,9 @@ fn rst_from_the_middle(v: &Views<'_>) -> Option<JoinedVerdict> {
         if far.tcp_end.is_some_and(|end| end.at.frame < rst.at.frame) {
             continue;
         }
+        if judged_nat_expiry(far) {
+            return Some(nat_reset(far_name, near_name, rst.at.frame, side));
+        }
         return Some(JoinedVerdict {
             cause: Cause::Reset,
             layer: Some(Layer::Network),
@@ -187,6 +190,32 @@ fn rst_from_the_middle(v: &Views<'_>) -> Option<JoinedVerdict> {
         });
     }
     None
+}
+
+/// Whether a view judged its connection a NAT idle expiry: the RST came after a quiet spell
+/// longer than any the connection survived.
+fn judged_nat_expiry(j: &Judged) -> bool {
+    j.verdict.cause == Cause::NatIdleExpiry
+}
+
+/// A forged RST that answered the first packet after a long quiet spell: the NAT (or
+/// firewall) between the probes had forgotten the connection and said so.
+fn nat_reset(far_name: &str, near_name: &str, frame: u64, side: Side) -> JoinedVerdict {
+    JoinedVerdict {
+        cause: Cause::NatIdleExpiry,
+        layer: Some(Layer::Network),
+        side: Some(Actor::Middlebox),
+        rule: "nat_mapping_expired_rst_forged",
+        explanation: format!(
+            "After the connection's longest quiet spell, {far_name} saw a RST in the {s}'s name (frame {frame}) that {near_name}, nearer the {s}, never saw sent: the NAT between them had forgotten the mapping and reset the first packet.",
+            s = side.name()
+        ),
+        evidence: vec![Seen {
+            vantage: far_name.to_string(),
+            frame,
+            what: "rst",
+        }],
+    }
 }
 
 /// The client's data left and never reached the broker.

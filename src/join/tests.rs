@@ -214,6 +214,16 @@ fn a_rst_neither_end_sent_came_from_the_middle_unless_it_answered_a_close() {
     let v = judge_views(&views(&c, &b)).unwrap();
     assert_eq!((v.cause, v.side), (Cause::Reset, Some(Actor::Middlebox)));
     assert_eq!(v.evidence[0].frame, 25);
+    // the same forged RST answering the first packet after a long quiet spell: a NAT that
+    // forgot the mapping (the client-side view judged the spell)
+    let mut after_spell = c.clone();
+    after_spell.verdict.cause = Cause::NatIdleExpiry;
+    let v = judge_views(&views(&after_spell, &b)).unwrap();
+    assert_eq!(
+        (v.cause, v.side),
+        (Cause::NatIdleExpiry, Some(Actor::Middlebox))
+    );
+    assert_eq!(v.rule, "nat_mapping_expired_rst_forged");
     // the broker sent that RST itself: its own probe saw it
     let mut b2 = b.clone();
     b2.connection.tcp.server.rst = Some(rst);
