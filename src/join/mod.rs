@@ -14,6 +14,21 @@
 //!    otherwise the verdict of the view nearer to the side that acted.
 //!
 //! Connections seen by one probe only are kept, with their own verdict, as `unmatched`.
+//!
+//! ```no_run
+//! use dropscope::join::{VantagePoint, join};
+//! # fn judged_analyses() -> Vec<(String, dropscope::Analysis)> { Vec::new() }
+//! // each probe's `Analysis`, from `Analyzer::finish` (or records received from the probe)
+//! let points: Vec<VantagePoint> = judged_analyses()
+//!     .into_iter()
+//!     .map(|(name, analysis)| VantagePoint { name, analysis })
+//!     .collect();
+//! let joined = join(&points);
+//! for c in &joined.connections {
+//!     let v = &c.joined_verdict;
+//!     println!("{:?}: {} ({})", c.client_id, v.cause.name(), v.rule);
+//! }
+//! ```
 
 mod clock;
 mod json;
