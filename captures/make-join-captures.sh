@@ -212,6 +212,36 @@ sc_midflow() {
     "port=40400|client_disconnect|none|client|DISCONNECT then FIN"
 }
 
+sc_retransmission-timeout() {
+  broker_start
+  cns sysctl -qw net.ipv4.tcp_retries2=3
+  caps_start retransmission-timeout
+  bg mqttc --host $B_IP --id rto-control --ka 2 --plan connect,ping:60 >"$WORK/k.log"
+  bg mqttc --host $B_IP --id rto-pub --bind-port 40200 --ka 30 --plan connect,pub:300:0.1:200:1 >"$WORK/c.log"
+  sleep 2
+  gns iptables -I FORWARD -p tcp --sport 40200 -j DROP
+  gns iptables -I FORWARD -p tcp --dport 40200 -j DROP
+  log "two-way blackhole of client port 40200"
+  wait_for 40 "client to give up" grep -q 'error' "$WORK/c.log"
+  sleep 2
+  caps_stop
+  finish retransmission-timeout 5.5 "two-way blackhole of one connection with QoS 1 publishes in flight; the client's TCP gives up" \
+    "rto-pub (client port 40200, keepalive 30) publishes QoS 1 every 100 ms; 2 s in the gateway drops every packet from and to port 40200. tcp_retries2=3 in the client namespace: the kernel retransmits 4 times, then gives up. rto-control (keepalive 2) keeps pinging and is open at the end; the broker (keepalive 30) has not closed rto-pub when the captures stop." \
+    "id=rto-control|open_at_end|none|null|not blackholed" \
+    "port=40200|retransmission_timeout|network|client|data never ACKed after the blackhole; kernel gave up"
+}
+
+sc_lossy-link() {
+  broker_start
+  gns iptables -A FORWARD -m statistic --mode random --probability 0.08 -j DROP
+  caps_start lossy-link
+  mqttc --host $B_IP --id lossy-pub --ka 5 --plan connect,pub:60:0.03:100:1,disconnect >"$WORK/p.log"
+  caps_stop
+  finish lossy-link -0.3 "8 % random loss both ways in the gateway; the client publishes and disconnects" \
+    "iptables -A FORWARD -m statistic --mode random --probability 0.08 -j DROP in the gateway. A raw client publishes 60 QoS 1 messages 30 ms apart and sends DISCONNECT; lost segments are retransmitted and both probes see different packets." \
+    "*|client_disconnect|none|client|DISCONNECT then FIN"
+}
+
 sc_stalled() {
   broker_start; caps_start stalled
   bg_in c mosquitto_sub -V mqttv311 -h $B_IP -i stalled-sub -k 5 -t 'lab/#'; local s1=$!

@@ -37,7 +37,7 @@ pub struct ClockOffset {
     pub seconds: f64,
     /// The median absolute deviation of the samples, seconds.
     pub spread_seconds: f64,
-    /// How many connections gave a sample.
+    /// How many request/reply pairs gave a sample.
     pub samples: usize,
     /// What the samples were.
     pub basis: OffsetBasis,
@@ -68,30 +68,67 @@ impl ClockOffset {
 pub(super) fn estimate(a: &[Judged], b: &[Judged], links: &[Link]) -> Option<ClockOffset> {
     let samples = links
         .iter()
-        .filter_map(|l| sample(&a[l.a], &b[l.b]))
+        .flat_map(|l| samples(&a[l.a], &b[l.b]))
         .collect();
     from_samples(samples, OffsetBasis::RequestReply)
 }
 
-/// One connection's offset sample: half the sum of the request's and the reply's time
-/// differences, seconds. Mid-flow, the first segment each way stands in for them when both
-/// probes' first segments are the same (the same sequence number).
-pub(super) fn sample(a: &Connection, b: &Connection) -> Option<f64> {
+/// Times at two probes of one packet from the client, then of one from the server.
+type Pair = ((Timestamp, Timestamp), (Timestamp, Timestamp));
+
+/// The most a request/reply pair's two differences may disagree, seconds: twice the
+/// one-way delay between the probes. More means one probe saw a copy the other did not (a
+/// SYN-ACK lost between them and retransmitted a second later).
+const MAX_PAIR_DISAGREEMENT: f64 = 0.5;
+
+/// One connection's offset samples: for each request/reply pair both probes saw, half the
+/// sum of the two time differences, seconds. The pairs: the SYN and SYN-ACK, the CONNECT
+/// and CONNACK, the last payload each way when both probes saw the same last bytes (a copy
+/// lost between them is retransmitted, and the last copy is the one both saw), and, without
+/// a handshake, the first segment each way when both start at the same sequence number.
+pub(super) fn samples(a: &Connection, b: &Connection) -> Vec<f64> {
     let handshake = |c: &Connection| Some((c.handshake.syn?.ts, c.handshake.syn_ack?.ts));
     let connect = |c: &Connection| Some((c.connect?.ts, c.connack?.at.ts));
-    let ((aq, ar), (bq, br)) = handshake(a)
-        .zip(handshake(b))
-        .or_else(|| connect(a).zip(connect(b)))
-        .or_else(|| first_segments(a, b))?;
+    let pairs = [
+        handshake(a).zip(handshake(b)),
+        connect(a).zip(connect(b)),
+        last_payloads(a, b),
+        handshake(a)
+            .is_none()
+            .then(|| first_segments(a, b))
+            .flatten(),
+    ];
     let diff = |x: Timestamp, y: Timestamp| (y - x).as_secs_f64();
-    Some((diff(aq, bq) + diff(ar, br)) / 2.0)
+    pairs
+        .into_iter()
+        .flatten()
+        .map(|((aq, ar), (bq, br))| (diff(aq, bq), diff(ar, br)))
+        .filter(|(fwd, rev)| (fwd - rev).abs() <= MAX_PAIR_DISAGREEMENT)
+        .map(|(fwd, rev)| (fwd + rev) / 2.0)
+        .collect()
+}
+
+/// The last payload each way at both probes, when both saw it end at the same sequence
+/// number.
+fn last_payloads(a: &Connection, b: &Connection) -> Option<Pair> {
+    let last = |c: &Connection, side: Side| {
+        let h = c.half(side);
+        Some((h.last_data?.ts, h.seq_span()?.1))
+    };
+    let mut times = [(Timestamp(0), Timestamp(0)); 2];
+    for (slot, side) in times.iter_mut().zip([Side::Client, Side::Server]) {
+        let ((ta, ea), (tb, eb)) = (last(a, side)?, last(b, side)?);
+        if ea != eb {
+            return None;
+        }
+        *slot = (ta, tb);
+    }
+    let [(aq, bq), (ar, br)] = times;
+    Some(((aq, ar), (bq, br)))
 }
 
 /// The first captured segment of each side at both probes, when they are the same segments.
-fn first_segments(
-    a: &Connection,
-    b: &Connection,
-) -> Option<((Timestamp, Timestamp), (Timestamp, Timestamp))> {
+fn first_segments(a: &Connection, b: &Connection) -> Option<Pair> {
     let first = |c: &Connection, side: Side| {
         let h = c.half(side);
         Some((h.first_segment?.ts, h.first_seq?))

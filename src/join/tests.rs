@@ -345,3 +345,23 @@ fn the_text_table_names_every_probe_and_connection() {
     assert!(text.contains("192.0.2.1:61000"), "{text}");
     assert!(text.contains("clock of broker against gateway"), "{text}");
 }
+
+#[test]
+fn a_syn_ack_lost_between_the_probes_gives_no_clock_sample() {
+    // the client-side probe saw only the SYN-ACK's retransmission, a second later
+    let mut c = record("10.0.0.2:40000", Some(1000), 0.0, 1.02);
+    let mut b = record("192.0.2.1:61000", Some(1000), 3.0005, 0.001);
+    c.connect = Some(at(6, 1.03));
+    c.connack = c.connack.map(|mut k| {
+        k.at = at(7, 1.04);
+        k
+    });
+    b.connect = Some(at(6, 4.0305));
+    b.connack = b.connack.map(|mut k| {
+        k.at = at(7, 4.0395);
+        k
+    });
+    let samples = super::clock::samples(&c, &b);
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert!((samples[0] - 3.0).abs() < 1e-9, "{samples:?}");
+}

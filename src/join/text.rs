@@ -65,7 +65,7 @@ fn write_vantages(j: &Joined, out: &mut impl Write) -> io::Result<()> {
     for o in &j.clock_offsets {
         writeln!(
             out,
-            "  clock of {} against {}: {:+.6} s (spread {:.6} s, {} connections)",
+            "  clock of {} against {}: {:+.6} s (spread {:.6} s, {} request/reply pairs)",
             o.to, o.from, o.seconds, o.spread_seconds, o.samples
         )?;
     }
