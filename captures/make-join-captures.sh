@@ -103,13 +103,14 @@ broker_start() {
 }
 
 # caps_start NAME: tcpdump on the client's veth and the broker's veth at once
+# (BROKER_FILTER narrows what the broker-side probe records)
 caps_start() {
-  local name=$1 side ifc ns
+  local name=$1 side ifc ns filter
   for side in client broker; do
-    ifc=c0 ns=$NS-c
-    [[ $side == broker ]] && ifc=b0 ns=$NS-b
+    ifc=c0 ns=$NS-c filter="tcp port 1883"
+    [[ $side == broker ]] && ifc=b0 ns=$NS-b filter="tcp port 1883 ${BROKER_FILTER:-}"
     ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode \
-      -w "$WORK/$name-$side.pcap" tcp port 1883 >"$WORK/$side.tcpdump.log" 2>&1 &
+      -w "$WORK/$name-$side.pcap" $filter >"$WORK/$side.tcpdump.log" 2>&1 &
     PIDS+=($!); CAPS+=($!)
     wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$side.tcpdump.log"
   done
@@ -300,6 +301,24 @@ sc_takeover() {
     "Raw client A (3.1.1, keepalive 5) connects as twin through the NAT; 2.5 s later mosquitto_pub connects from the gateway itself with the same id, publishes and disconnects. The broker closes A: at the client's probe it is just a server close." \
     "id=twin&first|session_taken_over|protocol|server|first holder of the id" \
     "id=twin&last|client_disconnect|none|client|the newcomer disconnects normally"
+}
+
+sc_takeover-elsewhere() {
+  # the newcomer leaves the gateway itself from port 40500, kept by the NAT; the second
+  # probe records only it, as a probe at another site would
+  gns iptables -t nat -I POSTROUTING -o g1 -p tcp --sport 40500 -j RETURN
+  BROKER_FILTER="and port 40500"
+  broker_start; caps_start takeover-elsewhere
+  bg mqttc --host $B_IP --id twin-far --ver 4 --ka 5 --plan connect,ping:20 >"$WORK/a.log"
+  sleep 2.5
+  timeout -k 2 10 ip netns exec "$NS-g" "$PY" "$LABPY/mqttc.py" --host $B_IP --id twin-far \
+    --bind-port 40500 --ver 4 --ka 5 --plan connect,sleep:0.5,disconnect >"$WORK/b.log"
+  sleep 1.5
+  caps_stop
+  finish takeover-elsewhere 0 "session takeover whose two halves two probes saw, each one half" \
+    "Raw client A (3.1.1, keepalive 5) connects as twin-far through the NAT, recorded by the client-side probe only; 2.5 s later a second raw client connects from the gateway itself (port 40500) with the same id and disconnects; the broker closes A. The second probe records only port 40500 (tcpdump filter), as a probe at another site would: neither probe sees both halves. The probes' clocks are not shifted (they share no connection to estimate it from)." \
+    "id=twin-far&first|session_taken_over|protocol|server|first holder of the id" \
+    "id=twin-far&last|client_disconnect|none|client|the newcomer disconnects normally"
 }
 
 sc_broker-restart() {

@@ -170,7 +170,7 @@ impl<'a> Index<'a> {
             by_server: FxHashMap::default(),
         };
         for (i, c) in conns.iter().enumerate() {
-            if let Some(isn) = c.tcp.client.isn {
+            for isn in [c.tcp.client.isn, c.tcp.server.isn].into_iter().flatten() {
                 ix.by_isn.entry((c.server, isn)).or_default().push(i);
             }
             let id = (c.server, c.client_id.as_deref());
@@ -180,13 +180,18 @@ impl<'a> Index<'a> {
         ix
     }
 
-    /// The records that may be `c`: with its server and client ISN for an ISN match, else
+    /// The records that may be `c`: with its server and one of its ISNs for an ISN match, else
     /// with its server and its client id or none (every record of its server when `c` has
     /// no client id).
     fn candidates(&self, c: &Connection, basis: MatchBasis) -> Vec<usize> {
         if basis == MatchBasis::InitialSequenceNumbers {
-            let isn = c.tcp.client.isn.map(|isn| (c.server, isn));
-            return indexes(isn.and_then(|k| self.by_isn.get(&k))).to_vec();
+            let isns = [c.tcp.client.isn, c.tcp.server.isn].into_iter().flatten();
+            let mut out: Vec<usize> = isns
+                .flat_map(|isn| indexes(self.by_isn.get(&(c.server, isn))).iter().copied())
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            return out;
         }
         match c.client_id.as_deref() {
             Some(id) => {
@@ -262,38 +267,42 @@ impl Matcher<'_> {
 const TIMING_SLACK: Span = Span::from_secs(1);
 
 /// Whether two records the sequence numbers did not link are one connection by client id
-/// or first bytes and overlapping lifetimes; with how far apart their ends are. When both
-/// hold a SYN (their initial sequence numbers differed: a middlebox rewrote them), the first
-/// bytes must agree and the SYNs coincide.
+/// or first bytes and overlapping lifetimes; with how far apart their ends are. Two records
+/// that both hold the handshake are never linked so: their initial sequence numbers differ
+/// both ways, so they are two connections (a reconnect, a takeover's newcomer).
 fn timing_basis(a: &Connection, b: &Connection, offset: Span) -> Option<(MatchBasis, i64)> {
-    let heads = same_heads(a, b);
+    if a.tcp.client.isn.is_some() && b.tcp.client.isn.is_some() {
+        return None;
+    }
     let basis = match (&a.client_id, &b.client_id) {
         (Some(x), Some(y)) if x != y => return None,
         (Some(_), Some(_)) => MatchBasis::ClientIdAndTiming,
-        _ if heads == Some(true) => MatchBasis::FingerprintAndTiming,
+        _ if same_heads(a, b) == Some(true) => MatchBasis::FingerprintAndTiming,
         _ => return None,
     };
     let (b_start, b_end) = (b.start.0 - offset.0, b.drop_time().0 - offset.0);
-    if a.syn_seen
-        && b.syn_seen
-        && (heads != Some(true) || (a.start.0 - b_start).abs() > TIMING_SLACK.0)
-    {
-        return None;
-    }
     let overlap =
         a.start.0 <= b_end + TIMING_SLACK.0 && b_start <= a.drop_time().0 + TIMING_SLACK.0;
     let distance = (a.start.0 - b_start).abs() + (a.drop_time().0 - b_end).abs();
     overlap.then_some((basis, distance))
 }
 
-/// The client's initial sequence number is the same, and so are the server's and the first
-/// bytes each way where both records hold them.
+/// One side's initial sequence number is the same (the other side's too where both records
+/// hold it, unless a middlebox rewrote the client's: firewalls that randomise sequence
+/// numbers do so for the inside host), and so are the first bytes each way where both
+/// records hold them.
 fn same_isns(a: &Connection, b: &Connection) -> bool {
-    let agree = |x: Option<u32>, y: Option<u32>| x.zip(y).is_none_or(|(x, y)| x == y);
-    a.tcp.client.isn.is_some()
-        && a.tcp.client.isn == b.tcp.client.isn
-        && agree(a.tcp.server.isn, b.tcp.server.isn)
-        && same_heads(a, b) != Some(false)
+    let same = |s: Side| {
+        let (x, y) = (a.half(s).isn, b.half(s).isn);
+        x.is_some() && x == y
+    };
+    let server_agrees = a
+        .tcp
+        .server
+        .isn
+        .zip(b.tcp.server.isn)
+        .is_none_or(|(x, y)| x == y);
+    ((same(Side::Client) && server_agrees) || same(Side::Server)) && same_heads(a, b) != Some(false)
 }
 
 /// Whether the first bytes each way are the same (None when a record lacks them).

@@ -365,3 +365,15 @@ fn a_syn_ack_lost_between_the_probes_gives_no_clock_sample() {
     assert_eq!(samples.len(), 1, "{samples:?}");
     assert!((samples[0] - 3.0).abs() < 1e-9, "{samples:?}");
 }
+
+#[test]
+fn a_firewall_that_rewrites_the_client_isn_still_leaves_the_server_isn() {
+    let a = record("10.0.0.2:40000", Some(1000), 0.0, 0.02);
+    let mut b = record("192.0.2.1:61000", Some(1000), 0.0, 0.001);
+    b.tcp.client.isn = Some(0xdead_beef);
+    let (links, _) = match_pair(&[plain(a.clone())], &[plain(b.clone())]);
+    assert_eq!(links[0].basis, MatchBasis::InitialSequenceNumbers);
+    // both ISNs differ: two connections, whatever their client ids and times say
+    b.tcp.server.isn = Some(7);
+    assert!(match_pair(&[plain(a)], &[plain(b)]).0.is_empty());
+}

@@ -23,7 +23,11 @@ pub fn write_joined_table(j: &Joined, out: &mut impl Write) -> io::Result<()> {
     ])];
     rows.extend(j.connections.iter().map(joined_row));
     writeln!(out)?;
-    write_grid(&rows, out)?;
+    if j.connections.is_empty() {
+        writeln!(out, "No connection was seen by more than one probe.")?;
+    } else {
+        write_grid(&rows, out)?;
+    }
     for v in &j.vantages {
         let alone: Vec<&Sighting> = j.unmatched.iter().filter(|s| s.name == v.name).collect();
         if alone.is_empty() {
