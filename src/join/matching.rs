@@ -10,7 +10,7 @@
 use super::clock::{self, ClockOffset};
 use super::{Placement, VantagePoint};
 use crate::session::Connection;
-use crate::tcp::{HalfFacts, Seq, Side};
+use crate::tcp::{HalfFacts, Side};
 use crate::time::Span;
 use crate::verdict::Judged;
 use rustc_hash::FxHashMap;
@@ -333,17 +333,6 @@ pub(super) fn same_seq_space(a: &HalfFacts, b: &HalfFacts) -> bool {
     match (a.isn, b.isn) {
         (Some(x), Some(y)) => x == y,
         _ => spans_overlap(a, b) == Some(true),
-    }
-}
-
-/// How far a side's payload reached, counted from its initial sequence number when the two
-/// records count differently.
-pub(super) fn reach(h: &HalfFacts, relative: bool) -> Option<i64> {
-    let (_, end) = h.seq_span()?;
-    if relative {
-        Some(end.since(Seq(h.isn?)))
-    } else {
-        Some(end.since(Seq(0)))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::VantagePoint;
 use super::matching::{self, Group, PairMatch, conn};
 use crate::evidence::FrameRef;
-use crate::tcp::Side;
+use crate::tcp::{Seq, Side};
 use crate::time::Timestamp;
 use crate::verdict::{Actor, Cause, Judged, Layer, Verdict};
 use rustc_hash::FxHashMap;
@@ -84,6 +84,7 @@ pub(super) struct Views<'a> {
 }
 
 impl Views<'_> {
+    /// A fact seen by the probe on `side`'s side (the client-side or the broker-side one).
     fn seen(&self, side: Side, at: FrameRef, what: &'static str) -> Seen {
         let vantage = match side {
             Side::Client => self.c_name,
@@ -100,11 +101,13 @@ impl Views<'_> {
     /// (clock-free), else by the time of the last data each saw. None when neither tells.
     pub fn client_data_lost(&self) -> Option<bool> {
         let (hc, hb) = (&self.c.tcp.client, &self.b.tcp.client);
-        let relative = !matching::same_seq_space(hc, hb);
-        if let (Some(sent), Some(arrived)) =
-            (matching::reach(hc, relative), matching::reach(hb, relative))
-        {
-            return Some(sent > arrived);
+        if let (Some((_, sent)), Some((_, arrived))) = (hc.seq_span(), hb.seq_span()) {
+            if matching::same_seq_space(hc, hb) {
+                return Some(sent.after(arrived));
+            }
+            if let (Some(c_isn), Some(b_isn)) = (hc.isn, hb.isn) {
+                return Some(sent.since(Seq(c_isn)) > arrived.since(Seq(b_isn)));
+            }
         }
         let (sent, arrived) = (hc.last_data?.ts, hb.last_data?.ts);
         let arrived = arrived.as_secs_f64() - self.offset?;

@@ -187,6 +187,12 @@ fn pingreqs_that_never_arrived_are_path_loss_and_silence_is_a_stalled_client() {
     );
     assert_eq!(v.rule, "client_packets_lost_on_path");
     assert!(v.evidence.iter().any(|s| s.vantage == "gateway"));
+    // sequence numbers compare across their wrap at 2^31 from the start
+    let (c, b) = keepalive_pair(0x8000_0010, 0x7FFF_FFF8);
+    assert_eq!(
+        judge_views(&views(&c, &b)).unwrap().rule,
+        "client_packets_lost_on_path"
+    );
     let (c, b) = keepalive_pair(1_080, 1_080);
     let v = judge_views(&views(&c, &b)).unwrap();
     assert_eq!(
