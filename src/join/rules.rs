@@ -6,7 +6,7 @@ use super::matching::{self, Group, PairMatch, conn};
 use crate::evidence::FrameRef;
 use crate::tcp::{Seq, Side};
 use crate::time::Timestamp;
-use crate::verdict::{Actor, Cause, Judged, Layer, Verdict};
+use crate::verdict::{Actor, Cause, Judged, Layer, Thresholds, Verdict};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -119,11 +119,6 @@ impl Views<'_> {
     fn broker_close_lost(&self) -> bool {
         let (sc, sb) = (&self.c.tcp.server, &self.b.tcp.server);
         (sb.fin.is_some() || sb.rst.is_some()) && sc.fin.is_none() && sc.rst.is_none()
-    }
-
-    /// Whether a NAT sits between the probes (the client's address differs).
-    fn behind_nat(&self) -> bool {
-        self.c.client != self.b.client
     }
 }
 
@@ -241,7 +236,7 @@ fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
                 Layer::Network,
                 Actor::Middlebox,
                 "nat_mapping_expired_both_ways",
-                "after the connection's longest quiet spell, the client's packet never reached the broker and the broker's close never reached the client: the NAT between them had forgotten the mapping",
+                "after the connection's longest quiet spell, the client's packet never reached the broker and the broker's close never reached the client: the NAT (or firewall) between them had forgotten the connection",
             )
         } else {
             let (cause, side) = outage_cause(v);
@@ -274,12 +269,13 @@ fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
     })
 }
 
-/// Whether, behind a NAT, the first client packet that never arrived ended a quiet spell
-/// longer than any the connection had survived before it.
+/// Whether the first client packet that never arrived ended a quiet spell long enough for a
+/// NAT (or firewall) to forget the connection, and clearly longer than any the connection
+/// had survived before it (the single-view rule's floor and margin). After a spell like the
+/// ones it survived, the path went dark instead. The NAT mapping, when the client's address
+/// differs between the probes, shows where the NAT is; a stateful firewall changes no address.
 fn nat_forgot(v: &Views<'_>) -> bool {
-    if !v.behind_nat() {
-        return false;
-    }
+    let t = Thresholds::default();
     // The last client data that arrived, on the client-side clock (a margin for the
     // estimate); without a clock, every quiet spell the client ended is a candidate.
     let arrived =
@@ -298,15 +294,12 @@ fn nat_forgot(v: &Views<'_>) -> bool {
     else {
         return false;
     };
-    gaps.iter()
-        .filter(|g| g.before.frame < ended.before.frame)
-        .all(|g| g.seconds * NAT_SPELL_RATIO < ended.seconds)
+    ended.seconds >= t.nat_gap_floor.as_secs_f64()
+        && gaps
+            .iter()
+            .filter(|g| g.before.frame < ended.before.frame)
+            .all(|g| g.seconds * t.nat_gap_margin < ended.seconds)
 }
-
-/// How much longer than every quiet spell survived before the fatal one must be for a NAT
-/// that forgot (a regular keepalive's spells differ by milliseconds; an outage can strike
-/// after any of them).
-const NAT_SPELL_RATIO: f64 = 1.2;
 
 /// Margin for the clock estimate and the path delay between the probes when telling a
 /// packet that arrived from the next one, which did not, seconds.
