@@ -218,55 +218,51 @@ fn nat_reset(far_name: &str, near_name: &str, frame: u64, side: Side) -> JoinedV
 
 /// The client's data left and never reached the broker.
 fn client_data_lost(v: &Views<'_>) -> Option<JoinedVerdict> {
+    let (cause, side, rule, why) = lost_reading(v)?;
     let mut evidence = Vec::new();
     if let Some(at) = v.c.tcp.client.last_data {
-        evidence.push(v.seen(
-            Side::Client,
-            at,
-            "client data that never reached the broker side",
-        ));
+        let what = "client data that never reached the broker side";
+        evidence.push(v.seen(Side::Client, at, what));
     }
     if let Some(at) = v.b.tcp.client.last_data {
         evidence.push(v.seen(Side::Server, at, "the last client data the broker side saw"));
     }
-    let (cause, layer, side, rule, why) = if v.broker_close_lost() {
-        if nat_forgot(v) {
-            (
-                Cause::NatIdleExpiry,
-                Layer::Network,
-                Actor::Middlebox,
-                "nat_mapping_expired_both_ways",
-                "after the connection's longest quiet spell, the client's packet never reached the broker and the broker's close never reached the client: the NAT (or firewall) between them had forgotten the connection",
-            )
-        } else {
-            let (cause, side) = outage_cause(v);
-            (
-                cause,
-                Layer::Network,
-                side,
-                "path_dark_both_ways",
-                "the client's packets stopped reaching the broker and the broker's close never reached the client: the path went dark both ways (an outage)",
-            )
-        }
-    } else if broker_timed_out(v.b) {
-        (
-            Cause::KeepaliveTimeout,
-            Layer::Network,
-            Actor::Server,
-            "client_packets_lost_on_path",
-            "the client kept sending (PINGREQs or data) but the broker side never saw them, so the broker closed for keepalive: lost on the path, not a stalled client",
-        )
-    } else {
-        return None;
-    };
     Some(JoinedVerdict {
         cause,
-        layer: Some(layer),
+        layer: Some(Layer::Network),
         side: Some(side),
         rule,
         explanation: format!("Seen from {} and {}: {why}.", v.c_name, v.b_name),
         evidence,
     })
+}
+
+/// What lost client data means, by what became of the broker's close: cause, side, rule and
+/// why. None when the broker did not close (the view nearer the actor then decides).
+fn lost_reading(v: &Views<'_>) -> Option<(Cause, Actor, &'static str, &'static str)> {
+    if v.broker_close_lost() && nat_forgot(v) {
+        return Some((
+            Cause::NatIdleExpiry,
+            Actor::Middlebox,
+            "nat_mapping_expired_both_ways",
+            "after the connection's longest quiet spell, the client's packet never reached the broker and the broker's close never reached the client: the NAT (or firewall) between them had forgotten the connection",
+        ));
+    }
+    if v.broker_close_lost() {
+        let (cause, side) = outage_cause(v);
+        return Some((
+            cause,
+            side,
+            "path_dark_both_ways",
+            "the client's packets stopped reaching the broker and the broker's close never reached the client: the path went dark both ways (an outage)",
+        ));
+    }
+    broker_timed_out(v.b).then_some((
+        Cause::KeepaliveTimeout,
+        Actor::Server,
+        "client_packets_lost_on_path",
+        "the client kept sending (PINGREQs or data) but the broker side never saw them, so the broker closed for keepalive: lost on the path, not a stalled client",
+    ))
 }
 
 /// Whether the first client packet that never arrived ended a quiet spell long enough for a
