@@ -104,7 +104,7 @@ impl From<VocabularyArg> for Vocabulary {
 }
 
 /// Options that choose what is read and how it is judged.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Capture files (pcap, pcapng, optionally gzip-compressed), directories of a rotated
     /// capture, or - for standard input (tcpdump -U -w - | dropscope analyze -); all are
@@ -173,6 +173,11 @@ pub struct AnalyzeArgs {
     /// (reconnects as one distribution), then 40 rows, drops first.
     #[arg(long)]
     pub all: bool,
+    /// Each input (file or directory) is one vantage point of the same traffic (e.g. the
+    /// client's gateway and the broker): each is analysed alone, then the same connections
+    /// are joined into one verdict from both views (text or JSON).
+    #[arg(long, conflicts_with = "packets")]
+    pub join: bool,
     /// Publishing the records to NATS.
     #[command(flatten)]
     pub publish: PublishArgs,
@@ -303,7 +308,7 @@ pub struct TraceArgs {
 }
 
 /// Ports that carry MQTT, for every command that reads traffic.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct PortArgs {
     /// More ports that carry MQTT (1883 always does; a CONNECT is detected on any port).
     #[arg(long = "port", value_name = "PORT")]

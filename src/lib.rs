@@ -13,6 +13,7 @@ pub mod decode;
 pub mod engine;
 pub mod evidence;
 pub mod fleet;
+pub mod join;
 pub mod live;
 pub mod mqtt;
 pub mod publish;

@@ -21,6 +21,7 @@ const ORDER: &[(&str, u32)] = &[
     ("correlate", 8),
     ("engine", 9),
     ("report", 10),
+    ("join", 10),
     ("publish", 11),
     ("live", 12),
     ("fleet", 13),

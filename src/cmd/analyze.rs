@@ -2,13 +2,18 @@
 
 use crate::cli::{AnalyzeArgs, Format};
 use dropscope::Analysis;
+use dropscope::join::{self, VantagePoint};
 use dropscope::publish::{PublishOptions, Publisher, RecordKind};
 use dropscope::report::{self, present};
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `dropscope analyze`.
 pub fn analyze(args: AnalyzeArgs) -> ExitCode {
+    if args.join {
+        return joined(&args);
+    }
     let cfg = super::config(&args.input, args.packets || args.timeline);
     let analysis = match super::run(&args.input, cfg) {
         Ok(a) => a,
@@ -59,4 +64,56 @@ fn publish(opts: PublishOptions, shown: &Analysis) -> Option<ExitCode> {
         t.published, t.emitted, t.lost
     );
     None
+}
+
+/// `analyze --join`: each input is one vantage point, analysed alone; then joined.
+fn joined(args: &AnalyzeArgs) -> ExitCode {
+    let p = super::presentation(&args.input, args.vocabulary.into());
+    let mut points = Vec::new();
+    for path in &args.input.captures {
+        let mut one = args.input.clone();
+        one.captures = vec![path.clone()];
+        let analysis = match super::run(&one, super::config(&one, false)) {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+        let mut name = vantage_name(path);
+        if points.iter().any(|v: &VantagePoint| v.name == name) {
+            name = format!("{name}#{}", points.len() + 1);
+        }
+        let analysis = present(&analysis, &p).into_owned();
+        points.push(VantagePoint { name, analysis });
+    }
+    let joined = join::join(&points);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = match args.format {
+        Format::Text => join::write_joined_table(&joined, &mut out),
+        Format::Json => join::write_joined_json(&joined, &mut out),
+        Format::Ndjson => join::write_joined_ndjson(&joined, &mut out),
+    };
+    if let Err(e) = written.and_then(|_| out.flush()) {
+        return super::output_failed(&e).unwrap_or(ExitCode::SUCCESS);
+    }
+    points
+        .iter()
+        .map(|v| super::warn_and_exit(&v.analysis))
+        .find(|code| *code != ExitCode::SUCCESS)
+        .unwrap_or(ExitCode::SUCCESS)
+}
+
+/// A vantage point's name: its file's name without the capture extensions.
+fn vantage_name(path: &Path) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut name = name.as_str();
+    for ext in [".gz", ".pcapng", ".pcap", ".cap"] {
+        name = name.strip_suffix(ext).unwrap_or(name);
+    }
+    if name == "-" {
+        "stdin".into()
+    } else {
+        name.to_string()
+    }
 }

@@ -96,6 +96,16 @@ pub struct HalfFacts {
     pub hole_bytes: u64,
     /// Segments that arrived ahead of the stream.
     pub out_of_order: u64,
+    /// This side's initial sequence number, absolute (from its SYN or SYN-ACK): what a
+    /// probe at another vantage point sees too, unless a middlebox rewrites it.
+    pub isn: Option<u32>,
+    /// This side's first captured segment (RST excluded).
+    pub first_segment: Option<FrameRef>,
+    /// The sequence number of that segment, absolute.
+    pub first_seq: Option<u32>,
+    /// A fingerprint of the first bytes this side sent (the CONNECT, the CONNACK, a TLS
+    /// hello), kept when the capture holds the start of the stream: see [`head_fingerprint`].
+    pub head: Option<u64>,
     #[serde(skip)]
     highest_sent: Option<Seq>,
     #[serde(skip)]
@@ -161,6 +171,39 @@ fn edge_bytes(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or_default()
         .iter()
         .fold(0, |w, &b| w << 8 | u64::from(b))
+}
+
+impl HalfFacts {
+    /// The sequence numbers this side's payload covered in the capture: from its first
+    /// captured segment to the end of the highest payload it sent (absolute).
+    pub fn seq_span(&self) -> Option<(Seq, Seq)> {
+        Some((Seq(self.first_seq?), self.highest_sent?))
+    }
+}
+
+#[cfg(test)]
+impl HalfFacts {
+    /// A side whose captured segments covered sequence numbers `first..end`: for unit tests.
+    pub(crate) fn covering(first: u32, end: u32) -> HalfFacts {
+        HalfFacts {
+            first_seq: Some(first),
+            highest_sent: Some(Seq(end)),
+            ..HalfFacts::default()
+        }
+    }
+}
+
+/// How many leading payload bytes the head fingerprint covers.
+pub const HEAD_BYTES: usize = 32;
+
+/// The fingerprint of a stream's first bytes: the first 8 bytes of the SHA-256 of at most
+/// [`HEAD_BYTES`] of them, so probes on different machines compute the same value.
+pub fn head_fingerprint(payload: &[u8]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(&payload[..payload.len().min(HEAD_BYTES)]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 /// How many retransmission frames are kept per side (the latest ones).
@@ -349,6 +392,7 @@ impl Flow {
             self.client_isn.get_or_insert(Seq(seg.seq));
             TcpEventKind::Syn
         };
+        self.sides[side.idx()].isn.get_or_insert(seg.seq);
         self.streams[side.idx()].syn(Seq(seg.seq));
         out(StreamEvent::Tcp(TcpEvent { at, side, kind }));
     }
@@ -373,8 +417,16 @@ impl Flow {
         half.ttl.get_or_insert(seg.ttl);
         half.last_ip_id = seg.ip_id.or(half.last_ip_id);
         half.last_segment = Some(at);
+        if half.first_seq.is_none() {
+            half.first_seq = Some(seg.seq);
+            half.first_segment = Some(at);
+        }
         if seg.payload_len > 0 {
             half.last_data = Some(at);
+            let starts_stream = half.isn.is_some_and(|isn| seg.seq == isn.wrapping_add(1));
+            if half.head.is_none() && starts_stream {
+                half.head = Some(head_fingerprint(seg.payload));
+            }
         }
         let end = Seq(seg.seq).plus(u64::from(seg.payload_len));
         if half.highest_sent.is_none_or(|h| end.after(h)) {

@@ -6,7 +6,7 @@ mod reassembly;
 mod seq;
 mod table;
 
-pub use flow::{Flow, HalfFacts, Handshake, IdleGap, RstFacts};
+pub use flow::{Flow, HEAD_BYTES, HalfFacts, Handshake, IdleGap, RstFacts, head_fingerprint};
 pub use reassembly::{Arrival, Piece, Reassembler, ReassemblyStats};
 pub use seq::Seq;
 pub use table::{FlowKey, FlowTable, HasFlow, flow_key};
