@@ -32,6 +32,7 @@ fn config(args: &LiveArgs) -> Config {
     cfg.max_flows = args.max_flows.max(1);
     cfg.reassembly_cap = args.reassembly_cap;
     cfg.linger = span(args.linger);
+    cfg.judge_half_closed = true;
     cfg.timeline = LIVE_TIMELINE;
     cfg
 }

@@ -36,6 +36,14 @@ pub struct EngineStats {
     pub timeline_omitted: u64,
     /// Connections analyzed but not kept because the connection cap was reached.
     pub connections_not_kept: u64,
+    /// Live: segments of flows judged half-closed that came after the judgement, folded
+    /// into them (not taken for new connections).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_segments: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl EngineStats {
@@ -60,6 +68,7 @@ impl EngineStats {
         self.oversized_packets += o.oversized_packets;
         self.timeline_omitted += o.timeline_omitted;
         self.connections_not_kept += o.connections_not_kept;
+        self.late_segments += o.late_segments;
     }
 }
 

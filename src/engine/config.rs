@@ -29,6 +29,10 @@ pub struct Config {
     pub idle_gap_floor: Span,
     /// A closed flow stays this long for its last ACKs before it is retired.
     pub linger: Span,
+    /// Live: a flow one side closed (FIN or RST) is judged once `linger` has passed since
+    /// that close, without waiting for the other side (a broker closing a dead client gets
+    /// no answer); its later segments are folded into it, not taken for a new connection.
+    pub judge_half_closed: bool,
     /// Timeline entries kept per connection from the start and before the end.
     pub timeline: (usize, usize),
     /// Keep user names from CONNECT (never passwords).
@@ -50,6 +54,7 @@ impl Default for Config {
             max_connections: 200_000,
             idle_gap_floor: Span::from_secs(1),
             linger: Span::from_secs(30),
+            judge_half_closed: false,
             timeline: (200, 200),
             keep_usernames: false,
             thresholds: Thresholds::default(),

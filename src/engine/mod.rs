@@ -21,7 +21,7 @@ use crate::source::{Frame, ReadWarning};
 use crate::tcp::{Flow, FlowKey, FlowTable, HasFlow, flow_key};
 use crate::time::{Span, Timestamp};
 use crate::transport::{self, Delivery, KeyLog, Transport, TransportKind};
-use std::collections::HashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -69,7 +69,9 @@ pub struct Analyzer {
     limits: SessionLimits,
     flows: FlowTable<Box<Entry>>,
     retired: Vec<Connection>,
-    known_mqtt_servers: HashSet<SocketAddr>,
+    known_mqtt_servers: FxHashSet<SocketAddr>,
+    /// Flows judged half-closed (live), by key, with when: their late segments are folded.
+    judged_early: FxHashMap<FlowKey, Timestamp>,
     stats: EngineStats,
     next_id: usize,
     last_sweep: Timestamp,
@@ -121,6 +123,10 @@ impl<'a> OpenSession<'a> {
 /// A full flow table evicts this fraction (1/n) of its flows at once.
 const EVICT_BATCH: usize = 64;
 
+/// How long the segments of a flow judged half-closed are folded into it: a dead peer's
+/// stack and the closer's FIN retransmissions (backing off for minutes) stay quiet after this.
+const FOLD_LATE_FOR: Span = Span::from_secs(15 * 60);
+
 /// How often (in capture time) finished flows are retired.
 const SWEEP_EVERY: Span = Span::from_secs(5);
 
@@ -132,7 +138,8 @@ impl Analyzer {
             cfg,
             flows: FlowTable::default(),
             retired: Vec::new(),
-            known_mqtt_servers: HashSet::new(),
+            known_mqtt_servers: FxHashSet::default(),
+            judged_early: FxHashMap::default(),
             stats: EngineStats::default(),
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
@@ -222,6 +229,25 @@ impl Analyzer {
         self.last_sweep = self.now;
         let (linger, now) = (self.cfg.linger, self.now);
         self.retire_where(|f| f.closed() && now - f.last.ts > linger);
+        if self.cfg.judge_half_closed {
+            self.retire_half_closed();
+        }
+    }
+
+    /// Live: retires flows one side closed more than the linger ago, whatever the other
+    /// side does, and remembers them for a while so their late segments are folded in.
+    fn retire_half_closed(&mut self) {
+        let (linger, now) = (self.cfg.linger, self.now);
+        self.judged_early.retain(|_, at| *at + FOLD_LATE_FOR > now);
+        let gone = self
+            .flows
+            .retire_where(|e| e.flow.first_close().is_some_and(|t| now - t > linger));
+        for e in gone {
+            if self.judged_early.len() < self.cfg.max_flows {
+                self.judged_early.insert(e.flow.key(), now);
+            }
+            self.retire(e);
+        }
     }
 
     /// Retires every flow for which `pred` holds; returns how many.
@@ -242,6 +268,11 @@ impl Analyzer {
             if let Some(old) = self.flows.remove(&k) {
                 self.retire(old);
             }
+        }
+        let opens = seg.flags.syn() && !seg.flags.ack();
+        if !opens && !self.judged_early.is_empty() && self.judged_early.contains_key(&k) {
+            self.stats.late_segments += 1;
+            return;
         }
         let mut e = self.open(seg, at);
         feed(&mut e, seg, at, &self.keys, &self.limits);

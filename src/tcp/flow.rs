@@ -295,6 +295,25 @@ impl Flow {
         c.rst.is_some() || s.rst.is_some() || (c.fin.is_some() && s.fin.is_some())
     }
 
+    /// The flow's key in a flow table.
+    pub fn key(&self) -> super::FlowKey {
+        let (a, b) = (
+            (self.client.ip(), self.client.port()),
+            (self.server.ip(), self.server.port()),
+        );
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        (lo.0, lo.1, hi.0, hi.1)
+    }
+
+    /// When either side first closed (FIN or RST).
+    pub fn first_close(&self) -> Option<Timestamp> {
+        self.sides
+            .iter()
+            .flat_map(|h| [h.fin.map(|f| f.ts), h.rst.map(|r| r.at.ts)])
+            .flatten()
+            .min()
+    }
+
     /// Whether `seg` opens a new connection on this flow's addresses (port reuse).
     pub fn is_new_connection(&self, seg: &Segment<'_>) -> bool {
         seg.flags.syn()
