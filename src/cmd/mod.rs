@@ -58,6 +58,9 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     load_keys(&mut keys, &input.keylogs, &paths)?;
     let threads = threads_for(input, &paths);
     let filter = input.filter.as_deref();
+    if threads > 1 {
+        return run_pipelined(threads, &paths, filter, cfg, keys);
+    }
     let read = |analyzer: &mut Analyzer, shard: Shard| {
         let mut timeline = Timeline::open(&paths, filter).map_err(|e| fail(&e))?;
         read_all(
@@ -70,6 +73,39 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     };
     let (analyzer, (warnings, frames)) =
         engine::analyze_sharded(threads, &cfg, Arc::new(keys), read)?;
+    let names = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok(analyzer.finish(names, warnings, frames))
+}
+
+/// With `threads` cores: one reads the capture, the others analyze shards of its flows.
+fn run_pipelined(
+    threads: usize,
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    cfg: Config,
+    keys: KeyLog,
+) -> Result<Analysis, ExitCode> {
+    let read = |sink: &mut dyn FnMut(source::Frame<'_>)| {
+        let mut timeline = Timeline::open(paths, filter).map_err(|e| fail(&e))?;
+        let progress = progress_bar(paths);
+        let mut seen = 0u64;
+        timeline.for_each(|frame| {
+            seen += frame.data.len() as u64 + 16;
+            sink(frame);
+            if let Some(p) = &progress
+                && seen >= 1 << 20
+            {
+                p.inc(seen);
+                seen = 0;
+            }
+        });
+        if let Some(p) = progress {
+            p.finish_and_clear();
+        }
+        Ok::<_, ExitCode>((timeline.warnings().to_vec(), timeline.frames_read()))
+    };
+    let (analyzer, read) = engine::analyze_pipelined(threads - 1, &cfg, Arc::new(keys), read);
+    let (warnings, frames) = read?;
     let names = paths.iter().map(|p| p.display().to_string()).collect();
     Ok(analyzer.finish(names, warnings, frames))
 }

@@ -6,11 +6,13 @@
 mod analysis;
 mod config;
 mod judge;
+mod pipeline;
 mod shard;
 
 pub use analysis::{Analysis, EngineStats};
 pub use config::Config;
 pub use judge::{judge_across, judge_each};
+pub use pipeline::analyze_pipelined;
 pub use shard::{Shard, analyze_sharded};
 
 use crate::decode::{self, Segment};

@@ -50,6 +50,11 @@ impl Shard {
         }
     }
 
+    /// Which part this is, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// This shard's part of a cap.
     pub(super) fn part_of(&self, cap: usize) -> usize {
         cap.div_ceil(self.count).max(1)

@@ -146,31 +146,33 @@ impl RecentSegments {
 /// length, flags, window, the payload's first and last bytes, and the IPv4 identification (a retransmission has the same
 /// sequence numbers but a new identification: Linux numbers every packet it sends; IPv6 has
 /// none, so there the window alone tells). Zero never comes out, so an empty slot never
-/// matches. Mixed by hand: four fields into one word need no hashing crate.
+/// matches. Mixed by hand: five words into one need no hashing crate.
 fn fingerprint(seg: &Segment<'_>) -> u64 {
+    let payload = seg.payload;
     let words = [
         u64::from(seg.seq) << 32 | u64::from(seg.ack),
         u64::from(seg.payload_len) << 32
             | u64::from(seg.flags.0) << 24
             | u64::from(seg.window) << 8,
         seg.ip_id.map_or(1 << 20, u64::from),
-        edge_bytes(seg.payload.get(..8)),
-        edge_bytes(seg.payload.get(seg.payload.len().saturating_sub(8)..)),
+        edge_bytes(payload.get(..8)),
+        edge_bytes(payload.get(payload.len().saturating_sub(8)..)),
     ];
-    words
+    // One multiply per segment: the words rotated apart, then mixed once.
+    let folded = words
         .iter()
-        .fold(0u64, |h, &w| {
-            (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
-        })
-        .max(1)
+        .zip([0, 17, 31, 43, 53])
+        .fold(0u64, |h, (&w, r)| h ^ w.rotate_left(r));
+    folded.wrapping_mul(0x517c_c1b7_2722_0a95) | 1
 }
 
 /// Up to eight payload bytes as one word.
 fn edge_bytes(bytes: Option<&[u8]>) -> u64 {
-    bytes
-        .unwrap_or_default()
-        .iter()
-        .fold(0, |w, &b| w << 8 | u64::from(b))
+    match bytes {
+        Some(b) if b.len() == 8 => u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        Some(b) => b.iter().fold(0, |w, &x| w << 8 | u64::from(x)),
+        None => 0,
+    }
 }
 
 impl HalfFacts {
