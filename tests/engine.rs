@@ -207,3 +207,40 @@ fn a_server_known_to_speak_mqtt_makes_its_other_connections_mqtt() {
         std::fs::remove_file(p).ok();
     }
 }
+
+/// `--packets` lists every MQTT packet in text, JSON and NDJSON alike: the same frames in
+/// the same order, and no timelines in JSON unless asked.
+#[test]
+fn packets_are_listed_in_every_format() {
+    let cap = root().join("captures/takeover-v311.pcap");
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dropscope"))
+            .args(["analyze", "--packets", "--format", format])
+            .arg(&cap)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text: Vec<u64> = run("text")
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    let from_json: Vec<u64> = json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["frame"].as_u64().unwrap())
+        .collect();
+    let from_ndjson: Vec<u64> = run("ndjson")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["record"] == "packet")
+        .map(|p| p["frame"].as_u64().unwrap())
+        .collect();
+    assert!(text.len() >= 6, "{text:?}");
+    assert_eq!(text, from_json);
+    assert_eq!(text, from_ndjson);
+    assert_eq!(json["packets"][0]["packet"]["type"], "CONNECT");
+    assert!(conns(&json).iter().all(|c| c.get("timeline").is_none()));
+}

@@ -20,14 +20,25 @@ pub fn analyze(args: AnalyzeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut p = super::presentation(&args.input, args.vocabulary.into());
-    p.drop_timelines = args.format != Format::Text && !args.timeline;
-    let shown = present(&analysis, &p);
+    p.drop_timelines = args.format != Format::Text && !args.timeline && !args.packets;
+    let mut shown = present(&analysis, &p);
+    let packets = (args.packets && args.format != Format::Text).then(|| {
+        let rows = packet_values(&shown);
+        if !args.timeline {
+            let owned = shown.to_mut();
+            owned
+                .connections
+                .iter_mut()
+                .for_each(|c| c.connection.timeline.clear());
+        }
+        rows
+    });
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match (args.format, args.packets) {
         (Format::Text, true) => report::write_packets(&shown, &mut out),
         (Format::Text, false) => report::write_table(&shown, args.all, &mut out),
-        (Format::Json, _) => report::write_json(&shown, &mut out),
-        (Format::Ndjson, _) => report::write_ndjson(&shown, &mut out),
+        (Format::Json, _) => report::write_json(&shown, packets.as_deref(), &mut out),
+        (Format::Ndjson, _) => report::write_ndjson(&shown, packets.as_deref(), &mut out),
     };
     let code = match written.and_then(|_| out.flush()) {
         Err(e) => super::output_failed(&e).unwrap_or(ExitCode::SUCCESS),
@@ -37,6 +48,15 @@ pub fn analyze(args: AnalyzeArgs) -> ExitCode {
         Some(opts) => publish(opts, &shown).unwrap_or(code),
         None => code,
     }
+}
+
+/// The `--packets` rows as JSON values, taken before the timelines they come from are
+/// dropped from the output.
+fn packet_values(a: &Analysis) -> Vec<serde_json::Value> {
+    report::packet_rows(a)
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect()
 }
 
 /// Sends the connection records and findings to NATS, then tells on stderr how many were

@@ -4,9 +4,29 @@ use crate::engine::Analysis;
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// The whole analysis as one JSON object.
-pub fn write_json(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, a)?;
+/// The whole analysis as one JSON object; with `packets` (`--packets`), every MQTT packet
+/// too, in frame order, under `"packets"`.
+pub fn write_json(
+    a: &Analysis,
+    packets: Option<&[serde_json::Value]>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct WithPackets<'a> {
+        #[serde(flatten)]
+        analysis: &'a Analysis,
+        packets: &'a [serde_json::Value],
+    }
+    match packets {
+        Some(packets) => serde_json::to_writer_pretty(
+            &mut *out,
+            &WithPackets {
+                analysis: a,
+                packets,
+            },
+        )?,
+        None => serde_json::to_writer_pretty(&mut *out, a)?,
+    }
     writeln!(out)
 }
 
@@ -17,9 +37,17 @@ struct Line<'a, T: Serialize> {
     body: &'a T,
 }
 
-/// One JSON object per line: each connection (`"record": "connection"`), then each finding
-/// (`"record": "finding"`), then the summary (`"record": "summary"`).
-pub fn write_ndjson(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
+/// One JSON object per line: with `packets` (`--packets`) each MQTT packet first
+/// (`"record": "packet"`, in frame order), then each connection (`"record": "connection"`),
+/// each finding (`"record": "finding"`) and the summary (`"record": "summary"`).
+pub fn write_ndjson(
+    a: &Analysis,
+    packets: Option<&[serde_json::Value]>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    for p in packets.into_iter().flatten() {
+        line(out, "packet", p)?;
+    }
     for c in &a.connections {
         line(out, "connection", c)?;
     }

@@ -6,6 +6,7 @@ mod anonymize;
 pub mod digest;
 mod html;
 mod json;
+mod packets;
 mod present;
 pub mod svg;
 mod text;
@@ -14,6 +15,7 @@ mod wireshark;
 
 pub use html::write_index;
 pub use json::{write_json, write_ndjson};
+pub use packets::{PacketRow, packet_rows};
 pub use present::{Presentation, present};
 pub use text::{FINDINGS_PER_KIND, SMALL_CAPTURE, TABLE_ROWS, write_packets, write_table};
 pub use wireshark::frame_filter;

@@ -3,11 +3,12 @@
 //! and a per-packet dump like a tshark field listing.
 
 use super::digest;
+use super::packets::packet_rows;
 use super::wireshark::frame_filter;
 use crate::correlate::FindingKind;
 use crate::engine::Analysis;
 use crate::mqtt::Packet;
-use crate::session::{TcpEndKind, What};
+use crate::session::TcpEndKind;
 use crate::transport::TransportKind;
 use crate::verdict::Judged;
 use std::io::{self, Write};
@@ -263,36 +264,23 @@ fn write_totals(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
 
 /// Every MQTT packet, one line each: frame, time, connection, direction, type, details.
 pub fn write_packets(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
-    let mut rows = Vec::new();
-    for c in &a.connections {
-        for e in &c.timeline {
-            match &e.what {
-                What::Mqtt(p) => rows.push((e.at, c.id, e.side, p.kind().name(), details(p))),
-                What::Inferred(p) => rows.push((
-                    e.at,
-                    c.id,
-                    e.side,
-                    p.kind.name(),
-                    "inferred from TLS record size".to_string(),
-                )),
-                _ => {}
-            }
-        }
-    }
-    rows.sort_by_key(|(at, id, ..)| (at.frame, *id));
-    for (at, id, side, kind, details) in rows {
-        let dir = match side {
+    for row in packet_rows(a) {
+        let dir = match row.direction {
             crate::tcp::Side::Client => "c>s",
             crate::tcp::Side::Server => "s>c",
+        };
+        let details = match row.packet {
+            Some(p) => details(p),
+            None => "inferred from TLS record size".to_string(),
         };
         writeln!(
             out,
             "{}\t{:.6}\t{}\t{}\t{}\t{}",
-            at.frame,
-            at.ts.as_secs_f64(),
-            id,
+            row.at.frame,
+            row.at.ts.as_secs_f64(),
+            row.connection,
             dir,
-            kind,
+            row.kind.name(),
             details
         )?;
     }
