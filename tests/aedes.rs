@@ -100,10 +100,10 @@ fn judge(expected: &Value) -> (usize, usize, Vec<String>) {
     (total, right, misses)
 }
 
-/// Cause, layer, side and code of every connection against the injected ground truth.
-/// The threshold is what the rules reach today (113 of 135; the misses are the MQTT.js
-/// reconnect SYNs answered by RST, `tcp_refused`, which the rules do not know yet). It is
-/// meant to rise to at least 98 % as the rules learn the second broker and client.
+/// Cause, layer, side and code of every connection against the injected ground truth: at
+/// least 98 % (the goal for a second broker; every one of the 135 is right today, the
+/// MQTT.js reconnect SYNs answered by RST included, as `tcp_refused`, by the server's host
+/// or, from a firewall's REJECT, by a middlebox).
 #[test]
 fn verdicts_hold_for_aedes_and_mqttjs() {
     let files = expected_files();
@@ -120,7 +120,7 @@ fn verdicts_hold_for_aedes_and_mqttjs() {
     }
     assert!(total >= 130, "only {total} connections");
     assert!(
-        right * 100 >= total * 83,
+        right * 100 >= total * 98,
         "{right}/{total} verdicts right:\n{}",
         misses.join("\n")
     );
