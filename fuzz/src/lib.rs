@@ -193,8 +193,10 @@ pub fn pipeline(data: &[u8]) {
         let warnings = timeline.warnings().to_vec();
         let analysis = analyzer.finish(vec![], warnings, timeline.frames_read());
         let mut sink = std::io::sink();
-        dropscope::report::write_table(&analysis, &mut sink).expect("sink");
-        dropscope::report::write_json(&analysis, &mut sink).expect("sink");
+        dropscope::report::write_table(&analysis, false, &mut sink).expect("sink");
+        dropscope::report::write_table(&analysis, true, &mut sink).expect("sink");
+        dropscope::report::write_packets(&analysis, &mut sink).expect("sink");
+        dropscope::report::write_json(&analysis, None, &mut sink).expect("sink");
     }
 }
 

@@ -119,10 +119,12 @@ const COPY_WINDOW: Span = Span(5_000_000);
 
 /// The last segments one side sent, to tell a copy of one on another interface. Interfaces
 /// are often written in chunks (dumpcap, `-i any`), so a copy may come several segments
-/// after its original, and with an earlier timestamp.
+/// after its original, and with an earlier timestamp. The first segment is kept inline, the
+/// ring allocated with the second: a flow of one SYN costs no allocation.
 #[derive(Debug, Default)]
 struct RecentSegments {
-    seen: [(u64, Timestamp); 8],
+    first: Option<(u64, Timestamp)>,
+    ring: Option<Box<[(u64, Timestamp); 8]>>,
     next: usize,
 }
 
@@ -130,15 +132,23 @@ impl RecentSegments {
     /// Whether `seg` copies a segment seen within the window; remembers it if not.
     fn is_copy(&mut self, seg: &Segment<'_>, at: FrameRef) -> bool {
         let print = fingerprint(seg);
-        let copy = self
-            .seen
-            .iter()
-            .any(|&(p, t)| p == print && (at.ts - t).0.abs() <= COPY_WINDOW.0);
-        if !copy {
-            self.seen[self.next] = (print, at.ts);
-            self.next = (self.next + 1) % self.seen.len();
+        let copies =
+            |&(p, t): &(u64, Timestamp)| p == print && (at.ts - t).0.abs() <= COPY_WINDOW.0;
+        let Some(first) = self.first else {
+            self.first = Some((print, at.ts));
+            return false;
+        };
+        let ring = self.ring.get_or_insert_with(|| {
+            let mut ring = Box::new([(0, Timestamp(0)); 8]);
+            ring[0] = first;
+            ring
+        });
+        if ring.iter().any(copies) {
+            return true;
         }
-        copy
+        self.next = (self.next + 1) % ring.len();
+        ring[self.next] = (print, at.ts);
+        false
     }
 }
 
