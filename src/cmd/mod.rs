@@ -9,7 +9,7 @@ pub mod shell;
 pub mod trace;
 
 use crate::cli::InputArgs;
-use dropscope::engine::{self, Shard};
+use dropscope::engine;
 use dropscope::report::Presentation;
 use dropscope::source::{self, SourceError, Timeline};
 use dropscope::transport::tls::decrypt::{KeyLog, KeyLogCounts, KeyLogFile};
@@ -61,20 +61,12 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     if threads > 1 {
         return run_pipelined(threads, &paths, filter, cfg, keys);
     }
-    let read = |analyzer: &mut Analyzer, shard: Shard| {
-        let mut timeline = Timeline::open(&paths, filter).map_err(|e| fail(&e))?;
-        read_all(
-            &mut timeline,
-            analyzer,
-            shard == Shard::new(0, threads),
-            &paths,
-        );
-        Ok::<_, ExitCode>((timeline.warnings().to_vec(), timeline.frames_read()))
-    };
-    let (analyzer, (warnings, frames)) =
-        engine::analyze_sharded(threads, &cfg, Arc::new(keys), read)?;
+    let mut analyzer = Analyzer::new(cfg);
+    *analyzer.keys_mut() = keys;
+    let mut timeline = Timeline::open(&paths, filter).map_err(|e| fail(&e))?;
+    read_all(&mut timeline, &mut analyzer, &paths);
     let names = paths.iter().map(|p| p.display().to_string()).collect();
-    Ok(analyzer.finish(names, warnings, frames))
+    Ok(analyzer.finish(names, timeline.warnings().to_vec(), timeline.frames_read()))
 }
 
 /// With `threads` cores: one reads the capture, the others analyze shards of its flows.
@@ -87,21 +79,12 @@ fn run_pipelined(
 ) -> Result<Analysis, ExitCode> {
     let read = |sink: &mut dyn FnMut(source::Frame<'_>)| {
         let mut timeline = Timeline::open(paths, filter).map_err(|e| fail(&e))?;
-        let progress = progress_bar(paths);
-        let mut seen = 0u64;
+        let mut progress = ReadProgress::new(paths);
         timeline.for_each(|frame| {
-            seen += frame.data.len() as u64 + 16;
+            progress.frame(frame.data.len());
             sink(frame);
-            if let Some(p) = &progress
-                && seen >= 1 << 20
-            {
-                p.inc(seen);
-                seen = 0;
-            }
         });
-        if let Some(p) = progress {
-            p.finish_and_clear();
-        }
+        progress.finish();
         Ok::<_, ExitCode>((timeline.warnings().to_vec(), timeline.frames_read()))
     };
     let (analyzer, read) = engine::analyze_pipelined(threads - 1, &cfg, Arc::new(keys), read);
@@ -123,29 +106,52 @@ fn threads_for(input: &InputArgs, paths: &[PathBuf]) -> usize {
 }
 
 /// Feeds every frame of `timeline` to `analyzer`, with the key logs a pcapng stream carries
-/// as they come; the first shard (`lead`) shows the progress bar.
-fn read_all(timeline: &mut Timeline, analyzer: &mut Analyzer, lead: bool, paths: &[PathBuf]) {
+/// as they come.
+fn read_all(timeline: &mut Timeline, analyzer: &mut Analyzer, paths: &[PathBuf]) {
     let streamed = timeline.take_secrets();
     let mut streamed_keys = KeyLogCounts::default();
-    let progress = progress_bar(paths).filter(|_| lead);
-    let mut seen = 0u64;
+    let mut progress = ReadProgress::new(paths);
     timeline.for_each(|frame| {
         for text in streamed.iter().flat_map(|rx| rx.try_iter()) {
             streamed_keys += analyzer.keys_mut().add_dsb(&text);
         }
         analyzer.push(&frame);
-        seen += frame.data.len() as u64 + 16;
-        if let Some(p) = &progress
-            && seen >= 1 << 20
-        {
-            p.inc(seen);
-            seen = 0;
-        }
+        progress.frame(frame.data.len());
     });
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
+    progress.finish();
     say_skipped("in standard input", streamed_keys);
+}
+
+/// The progress bar of a long read on a terminal, advanced by each frame's bytes (and its
+/// 16-byte record header) a megabyte at a time.
+struct ReadProgress {
+    bar: Option<indicatif::ProgressBar>,
+    seen: u64,
+}
+
+impl ReadProgress {
+    fn new(paths: &[PathBuf]) -> ReadProgress {
+        ReadProgress {
+            bar: progress_bar(paths),
+            seen: 0,
+        }
+    }
+
+    fn frame(&mut self, captured: usize) {
+        self.seen += captured as u64 + 16;
+        if let Some(bar) = &self.bar
+            && self.seen >= 1 << 20
+        {
+            bar.inc(self.seen);
+            self.seen = 0;
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Fills the key log from the `--keylog` files and the captures' own secrets (pcapng
