@@ -533,6 +533,26 @@ mod tests {
         });
     }
 
+    /// `side` resets the connection at frame 9 (3 s) with a RST of TTL `ttl` that fits its
+    /// sequence numbers.
+    fn reset_by(c: &mut Connection, side: Side, ttl: u8) {
+        let half = match side {
+            Side::Client => &mut c.tcp.client,
+            Side::Server => &mut c.tcp.server,
+        };
+        half.rst = Some(RstFacts {
+            at: at(9, 3.0),
+            ttl,
+            ip_id: Some(0),
+            seq_offset: Some(0),
+        });
+        c.tcp_end = Some(TcpEnd {
+            kind: TcpEndKind::Rst,
+            by: side,
+            at: at(9, 3.0),
+        });
+    }
+
     fn judge(c: &Connection) -> Verdict {
         let t = Thresholds {
             capture_end: Timestamp(i64::MAX),
@@ -706,17 +726,7 @@ mod tests {
         let mut c = record(5);
         c.tcp.server.ttl = Some(63);
         c.tcp.server.segments = 4;
-        c.tcp.server.rst = Some(RstFacts {
-            at: at(9, 3.0),
-            ttl: 64,
-            ip_id: Some(0),
-            seq_offset: Some(0),
-        });
-        c.tcp_end = Some(TcpEnd {
-            kind: TcpEndKind::Rst,
-            by: Side::Server,
-            at: at(9, 3.0),
-        });
+        reset_by(&mut c, Side::Server, 64);
         c.last_client_packet = Some(at(8, 3.0));
         let v = judge(&c);
         assert_eq!(
@@ -732,17 +742,7 @@ mod tests {
         let mut c = record(5);
         c.tcp.client.ttl = Some(58);
         c.tcp.client.segments = 1;
-        c.tcp.client.rst = Some(RstFacts {
-            at: at(9, 3.0),
-            ttl: 64,
-            ip_id: Some(0),
-            seq_offset: Some(0),
-        });
-        c.tcp_end = Some(TcpEnd {
-            kind: TcpEndKind::Rst,
-            by: Side::Client,
-            at: at(9, 3.0),
-        });
+        reset_by(&mut c, Side::Client, 64);
         assert_eq!(
             judge(&c).side,
             Some(Actor::Client),
