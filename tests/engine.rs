@@ -160,10 +160,10 @@ fn mqtt_is_detected_on_any_port_by_its_connect() {
     assert_eq!(packets(&named), packets(&detected));
 }
 
-/// `format-port18830.pcap` without the frames `drop` says (1-based), in a temporary file:
+/// A bundled classic pcap without the frames `drop` says (1-based), in a temporary file:
 /// classic pcap is a 24-byte header and records with a 16-byte header each.
-fn port18830_without(drop: impl Fn(usize) -> bool, name: &str) -> PathBuf {
-    let bytes = std::fs::read(root().join("captures/format-port18830.pcap")).unwrap();
+fn capture_without(capture: &str, drop: impl Fn(usize) -> bool, name: &str) -> PathBuf {
+    let bytes = std::fs::read(root().join("captures").join(capture)).unwrap();
     let mut out = bytes[..24].to_vec();
     let (mut at, mut number) = (24, 1);
     while at + 16 <= bytes.len() {
@@ -177,6 +177,29 @@ fn port18830_without(drop: impl Fn(usize) -> bool, name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("dropscope-{}-{name}.pcap", std::process::id()));
     std::fs::write(&path, out).unwrap();
     path
+}
+
+fn port18830_without(drop: impl Fn(usize) -> bool, name: &str) -> PathBuf {
+    capture_without("format-port18830.pcap", drop, name)
+}
+
+/// A capture that starts as the broker closes its idle connections (only the FINs of
+/// broker-sigterm.pcap, from frame 145): alone each close says nothing (`unknown`), but
+/// twenty closed by the server within 3 ms are a shutdown.
+#[test]
+fn closes_alone_are_unknown_but_many_at_once_are_a_shutdown() {
+    let closes = capture_without("broker-sigterm.pcap", |n| n < 145, "closes");
+    let a = analyze(&[], &[&closes]);
+    std::fs::remove_file(&closes).ok();
+    assert_eq!(conns(&a).len(), 20);
+    for c in conns(&a) {
+        assert_eq!(c["verdict"]["cause"], "server_shutdown", "{}", c["verdict"]);
+        assert_eq!(c["verdict"]["side"], "server");
+    }
+    let one = capture_without("broker-sigterm.pcap", |n| n != 145 && n != 157, "one-close");
+    let b = analyze(&[], &[&one]);
+    std::fs::remove_file(&one).ok();
+    assert_eq!(conns(&b)[0]["verdict"]["cause"], "unknown");
 }
 
 /// A connection seen from its SUBSCRIBE on (its handshake and CONNECT, frames 3–9, cut

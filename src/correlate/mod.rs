@@ -201,12 +201,17 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
         .enumerate()
         .filter(|(_, c)| {
             let v = &c.verdict;
-            (matches!(
+            let server_closed = (matches!(
                 v.cause,
                 Cause::ServerClose | Cause::ServerDisconnect | Cause::Reset
             ) || v.alternative == Some(Cause::ServerClose))
                 && v.side == Some(Actor::Server)
-                && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B))
+                && (v.cause != Cause::ServerDisconnect || v.code == Some(0x8B));
+            // A connection seen only as it closed says nothing alone, but its server closing
+            // it with many others is a shutdown.
+            let only_its_close = v.rule == crate::verdict::ONLY_THE_CLOSE
+                && c.tcp_end.is_some_and(|e| e.by == Side::Server);
+            server_closed || only_its_close
         })
         .filter_map(|(i, c)| server_close_time(c).map(|t| (t, i)))
         .collect();
@@ -240,11 +245,11 @@ pub fn mass_closes(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>)
     (found, recasts)
 }
 
-/// Whether a connection the server closed at `closed` had been up: its CONNACK came, or it
-/// lived longer than the mass-close window. A broker closing connections on accept (a
+/// Whether a connection the server closed at `closed` had been up: it was open before the
+/// capture began, its CONNACK came, or it lived longer than the mass-close window. A broker closing connections on accept (a
 /// connection limit, a listener refusing) is not shutting down, however many it closes.
 fn was_established(c: &Connection, closed: Timestamp, w: &Windows) -> bool {
-    c.connack.is_some_and(|a| a.at.ts < closed) || closed - c.start > w.mass_close
+    !c.syn_seen || c.connack.is_some_and(|a| a.at.ts < closed) || closed - c.start > w.mass_close
 }
 
 /// Whether the broker went on accepting while it closed `group`: a connection to it, not

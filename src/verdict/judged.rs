@@ -247,6 +247,7 @@ fn read_nat_or_outage(j: &mut Judged, reading: NatReading, why: &str, related: O
 fn shut_down(v: &mut Verdict, count: usize, spread: f64) {
     v.cause = Cause::ServerShutdown;
     v.layer = Some(Layer::Protocol);
+    v.side = Some(Actor::Server);
     v.rule = "mass_server_close";
     v.explanation = format!(
         "The broker closed {count} connections within {spread:.3} s, this one among them: a broker shutdown or restart."

@@ -19,6 +19,10 @@ pub use vocabulary::{Vocabulary, describe};
 use crate::transport::Basis;
 use serde::Serialize;
 
+/// The rule of a connection of which the capture holds only the close: `unknown` alone,
+/// a shutdown when its server closed many at once.
+pub const ONLY_THE_CLOSE: &str = "only_the_close_in_capture";
+
 /// Why a connection ended.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,

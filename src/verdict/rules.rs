@@ -495,7 +495,7 @@ fn only_the_end(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         return None;
     }
     let mut v = unknown(c);
-    v.rule = "only_the_close_in_capture";
+    v.rule = super::ONLY_THE_CLOSE;
     v.explanation = "The capture holds only the end of this connection (no handshake, no MQTT packet): nothing says whether the client sent DISCONNECT before the capture began, nor why it closed.".into();
     Some(v)
 }
