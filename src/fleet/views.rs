@@ -4,11 +4,11 @@
 //!
 //! **Where the offline join plugs in.** [`join_views`] receives every view of one real
 //! connection, each with its whole record as the probe published it (`raw`, the JSON line).
-//! Today it keeps the record of the better-placed probe ([`better_placed`]); the join of two
-//! vantage points (the `join` module, `src/join/`) replaces its body: given the two raw
-//! records it returns one verdict from both views (PINGREQs lost on the path, a RST from the
-//! middle, the NAT's mapping), which `JoinedConnection` then carries instead of the chosen
-//! view's.
+//! It keeps the record of the better-placed probe ([`better_placed`]), and applies the two
+//! rules of the offline join that read the records alone (PINGREQs lost on the path, a RST
+//! from the middle). The rest of the join (`src/join/`: matching by sequence numbers, the
+//! clock offset, the NAT's mapping) works on the engine's records, which cannot yet be read
+//! back from JSON; once they can, it replaces this body.
 
 use super::record::ConnView;
 use crate::time::{Span, Timestamp};
@@ -69,10 +69,45 @@ pub fn join_views(views: &[PendingView]) -> Option<JoinedConnection> {
     let best = views
         .iter()
         .max_by(|a, b| better_placed(&a.view, &b.view))?;
+    let mut view = best.view.clone();
+    if let Some((cause, layer, side)) = two_view_verdict(views) {
+        view.cause = Some(cause);
+        view.layer = Some(layer);
+        view.side = Some(side.into());
+    }
     Some(JoinedConnection {
-        view: best.view.clone(),
+        view,
         probes: views.iter().map(|v| v.view.probe.clone()).collect(),
     })
+}
+
+/// What only two views of one connection tell, read from the records themselves (the
+/// rules of `analyze --join` that need no packet): the client sent (PINGREQs marked sent,
+/// or retransmitted data) where the broker's view saw a stalled client, so the packets were
+/// lost on the path; a RST that one view blames on an end whose own view never sent one
+/// came from the middle.
+fn two_view_verdict(views: &[PendingView]) -> Option<(Cause, Layer, &'static str)> {
+    let records: Vec<serde_json::Value> = views
+        .iter()
+        .filter_map(|v| serde_json::from_str(&v.raw).ok())
+        .collect();
+    let at = |vantage: &str| records.iter().find(|r| r["verdict"]["vantage"] == vantage);
+    let (client_view, broker_view) = (at("client")?, at("server")?);
+    let (cv, bv) = (&client_view["verdict"], &broker_view["verdict"]);
+    let client_sent = cv["missing_pingreqs"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|p| p["sent"] == true))
+        || client_view["tcp"]["client"]["retransmissions"].as_u64() > Some(0);
+    if bv["cause"] == "keepalive_timeout" && bv["layer"] == "protocol" && client_sent {
+        return Some((Cause::KeepaliveTimeout, Layer::Network, "server"));
+    }
+    for (seen, other, end) in [(cv, broker_view, "server"), (bv, client_view, "client")] {
+        let never_sent = other["tcp"][end]["rst"].is_null() && !other["tcp"].is_null();
+        if seen["cause"] == "reset" && seen["side"] == end && never_sent {
+            return Some((Cause::Reset, Layer::Network, "middlebox"));
+        }
+    }
+    None
 }
 
 /// Orders views by how much their probe could tell: one that saw the end over one that
@@ -132,13 +167,55 @@ mod tests {
         ));
     }
 
+    fn pending(v: ConnView, raw: &str) -> PendingView {
+        PendingView {
+            view: v,
+            raw: raw.into(),
+            arrived: Timestamp::default(),
+        }
+    }
+
+    #[test]
+    fn pingreqs_sent_at_the_client_and_a_stalled_client_at_the_broker_are_path_loss() {
+        let gw = r#"{"verdict":{"vantage":"client","cause":"keepalive_timeout","layer":"network","missing_pingreqs":[{"sent":true}]},"tcp":{"client":{"retransmissions":3}}}"#;
+        let broker = r#"{"verdict":{"vantage":"server","cause":"keepalive_timeout","layer":"protocol"},"tcp":{"client":{"retransmissions":0},"server":{"rst":null}}}"#;
+        let j = join_views(&[
+            pending(view("gw", 100, 200, Cause::KeepaliveTimeout), gw),
+            pending(view("broker", 100, 200, Cause::KeepaliveTimeout), broker),
+        ])
+        .unwrap();
+        assert_eq!(
+            (j.cause(), j.layer()),
+            (Cause::KeepaliveTimeout, Some(Layer::Network))
+        );
+        // A client that sent nothing: the broker's stalled client stands.
+        let silent = r#"{"verdict":{"vantage":"client","cause":"keepalive_timeout","layer":"protocol","missing_pingreqs":[{"sent":false}]},"tcp":{"client":{"retransmissions":0}}}"#;
+        let mut stalled = view("broker", 100, 200, Cause::KeepaliveTimeout);
+        stalled.layer = Some(Layer::Protocol);
+        let j = join_views(&[
+            pending(view("gw", 100, 200, Cause::KeepaliveTimeout), silent),
+            pending(stalled, broker),
+        ])
+        .unwrap();
+        assert_eq!(j.layer(), Some(Layer::Protocol));
+    }
+
+    #[test]
+    fn a_rst_the_blamed_end_never_sent_came_from_the_middle() {
+        let gw = r#"{"verdict":{"vantage":"client","cause":"reset","side":"server"},"tcp":{"client":{},"server":{"rst":{"frame":9}}}}"#;
+        let broker = r#"{"verdict":{"vantage":"server","cause":"keepalive_timeout","layer":"network"},"tcp":{"client":{},"server":{"rst":null}}}"#;
+        let j = join_views(&[
+            pending(view("gw", 100, 200, Cause::Reset), gw),
+            pending(view("broker", 100, 200, Cause::KeepaliveTimeout), broker),
+        ])
+        .unwrap();
+        assert_eq!(j.cause(), Cause::Reset);
+        assert_eq!(j.view.side.as_deref(), Some("middlebox"));
+    }
+
     #[test]
     fn the_better_placed_view_stands() {
-        let pending = |v: ConnView| PendingView {
-            view: v,
-            raw: "{}".into(),
-            arrived: Timestamp::default(),
-        };
+        let pending = |v: ConnView| pending(v, "{}");
         let mut blind = view("gw", 100, 200, Cause::Unknown);
         blind.layer = None;
         let seeing = view("broker", 100, 200, Cause::KeepaliveTimeout);
