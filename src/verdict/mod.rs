@@ -6,6 +6,7 @@ mod judged;
 mod keepalive;
 mod nat;
 mod rules;
+mod syn;
 mod tls;
 mod vantage;
 mod vocabulary;

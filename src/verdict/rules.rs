@@ -83,7 +83,8 @@ pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
     // A connection that never existed (a refused SYN) or a transport that never carried MQTT
     // (a failed TLS handshake, a refused upgrade) is judged from its own facts, before the
     // MQTT rules and without their qualifiers.
-    let early = tcp_refused(c)
+    let early = super::syn::tcp_refused(c)
+        .or_else(|| super::syn::syn_unanswered(c))
         .or_else(|| super::tls::handshake_failed(c))
         .or_else(|| super::ws::upgrade_refused(c));
     let mut v = early.unwrap_or_else(|| {
@@ -97,32 +98,6 @@ pub fn classify(c: &Connection, t: &Thresholds) -> Verdict {
     v.vantage = super::vantage::vantage(c);
     v.basis = c.basis;
     v
-}
-
-/// The client's SYN answered by a RST: nothing listened (the broker down, or on another
-/// port), or a middlebox refused it. Its TTL tells which when the server's host spoke on
-/// other connections (the cross-connection view); alone it is taken as the server's host.
-fn tcp_refused(c: &Connection) -> Option<Verdict> {
-    let syn = c.handshake.syn?;
-    let rst = c
-        .half(Side::Server)
-        .rst
-        .filter(|_| c.handshake.syn_ack.is_none())?;
-    if c.half(Side::Client).bytes > 0 || c.half(Side::Server).bytes > 0 {
-        return None;
-    }
-    let mut v = verdict(
-        Cause::TcpRefused,
-        Layer::Protocol,
-        Some(Actor::Server),
-        "syn_answered_by_rst",
-    );
-    v.evidence = frames([Some(syn), Some(rst.at)]);
-    v.explanation = format!(
-        "The client's SYN (frame {}) was answered by a RST (frame {}): nothing was listening on {}, so the connection never existed.",
-        syn.frame, rst.at.frame, c.server
-    );
-    Some(v)
 }
 
 /// A verdict with no evidence yet.
@@ -719,6 +694,33 @@ mod tests {
         assert_eq!(v.evidence, vec![1, 2]);
         c.handshake.syn_ack = Some(at(3, 0.0001));
         assert_ne!(judge(&c).cause, Cause::TcpRefused);
+    }
+
+    #[test]
+    fn a_syn_sent_again_and_never_answered_is_a_retransmission_timeout() {
+        let mut c = record(0);
+        c.client_id = None;
+        c.connect = None;
+        c.connack = None;
+        c.handshake.syn = Some(at(1, 0.0));
+        c.tcp.client.segments = 4;
+        c.tcp.client.last_segment = Some(at(4, 7.0));
+        let v = judge(&c);
+        assert_eq!(
+            (v.cause, v.layer, v.side),
+            (
+                Cause::RetransmissionTimeout,
+                Some(Layer::Network),
+                Some(Actor::Client)
+            )
+        );
+        assert_eq!(v.evidence, vec![1, 4]);
+        c.tcp.client.segments = 1;
+        assert_eq!(
+            judge(&c).cause,
+            Cause::OpenAtEnd,
+            "one SYN at the end proves nothing"
+        );
     }
 
     #[test]
