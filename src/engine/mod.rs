@@ -131,6 +131,8 @@ const FOLD_LATE_FOR: Span = Span::from_secs(15 * 60);
 
 /// How often (in capture time) finished flows are retired.
 const SWEEP_EVERY: Span = Span::from_secs(5);
+/// The shortest sweep interval, whatever the linger.
+const SWEEP_MIN: Span = Span(250_000_000);
 
 impl Analyzer {
     /// A new engine.
@@ -225,7 +227,10 @@ impl Analyzer {
     /// Capture time has reached `now`: retire flows that closed a while ago.
     pub fn advance(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        if self.now - self.last_sweep < SWEEP_EVERY {
+        // A short linger (live) is swept at least twice per linger, so a close is reported
+        // within about one and a half lingers.
+        let every = SWEEP_EVERY.min(Span(self.cfg.linger.0 / 2)).max(SWEEP_MIN);
+        if self.now - self.last_sweep < every {
             return;
         }
         self.last_sweep = self.now;
