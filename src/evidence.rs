@@ -14,3 +14,12 @@ pub struct FrameRef {
     #[serde(rename = "time")]
     pub ts: Timestamp,
 }
+
+/// Frame `frame` at `secs` seconds since the epoch: the unit tests' way to place evidence.
+#[cfg(test)]
+pub(crate) fn frame_at(frame: u64, secs: f64) -> FrameRef {
+    FrameRef {
+        frame,
+        ts: Timestamp((secs * 1e9) as i64),
+    }
+}

@@ -144,17 +144,11 @@ fn reach(c: &Judged, w: &Windows) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::FrameRef;
     use crate::session::{Connection, TcpEnd, TcpEndKind};
     use crate::tcp::Side;
     use crate::verdict::{Thresholds, rejudge};
 
-    fn at(frame: u64, secs: f64) -> FrameRef {
-        FrameRef {
-            frame,
-            ts: Timestamp((secs * 1e9) as i64),
-        }
-    }
+    use crate::evidence::frame_at as at;
 
     /// A client at `ip` (keepalive `ka`) whose connection had traffic until `quiet`, then
     /// nothing either way until its PINGREQ at `resumed`, which was retransmitted and never

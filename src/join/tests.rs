@@ -3,18 +3,12 @@
 use super::matching::match_pair;
 use super::rules::{Views, judge_views};
 use super::*;
-use crate::evidence::FrameRef;
 use crate::session::{Connection, TcpEnd, TcpEndKind};
 use crate::tcp::{HalfFacts, IdleGap, RstFacts, Side};
 use crate::time::Timestamp;
 use crate::verdict::{Actor, Cause, Layer, Thresholds};
 
-fn at(frame: u64, secs: f64) -> FrameRef {
-    FrameRef {
-        frame,
-        ts: Timestamp((secs * 1e9) as i64),
-    }
-}
+use crate::evidence::frame_at as at;
 
 /// A connection of client `client` (private or public address), started at `t0` on its
 /// probe's clock: SYN at t0, SYN-ACK after `rtt`, client ISN `isn`.

@@ -366,10 +366,7 @@ impl Connection {
     /// CONNACK frame 5) with keepalive `ka` and did nothing else: for unit tests.
     #[cfg(test)]
     pub(crate) fn sample(ka: u16) -> Connection {
-        let at = |frame, secs: f64| FrameRef {
-            frame,
-            ts: Timestamp((secs * 1e9) as i64),
-        };
+        use crate::evidence::frame_at as at;
         Connection {
             id: 0,
             client: "10.0.0.2:40000".parse().unwrap(),

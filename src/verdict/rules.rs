@@ -488,12 +488,7 @@ mod tests {
     use super::*;
     use crate::tcp::{IdleGap, RstFacts};
 
-    fn at(frame: u64, secs: f64) -> FrameRef {
-        FrameRef {
-            frame,
-            ts: Timestamp((secs * 1e9) as i64),
-        }
-    }
+    use crate::evidence::frame_at as at;
 
     fn record(ka: u16) -> Connection {
         Connection::sample(ka)
