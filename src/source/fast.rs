@@ -158,7 +158,8 @@ impl FastPcap {
     }
 }
 
-fn word(b: &[u8], big_endian: bool) -> u32 {
+/// A 32-bit field of a capture file in its byte order (`b` holds at least 4 bytes).
+pub(super) fn word(b: &[u8], big_endian: bool) -> u32 {
     let b = [b[0], b[1], b[2], b[3]];
     if big_endian {
         u32::from_be_bytes(b)

@@ -13,6 +13,7 @@
 //! handed over only after its secrets were sent, so the secrets reach the reader before the
 //! packets that follow them in the stream.
 
+use super::fast::word;
 use super::secrets::{MAX_SECRET_BYTES, tls_key_log};
 use super::{Format, file::format_of};
 use pcap_parser::pcapng::{parse_block_be, parse_block_le};
@@ -224,15 +225,6 @@ fn copy_pcapng(
         if block.len() < len {
             return Ok(());
         }
-    }
-}
-
-fn word(b: &[u8], big_endian: bool) -> u32 {
-    let b = [b[0], b[1], b[2], b[3]];
-    if big_endian {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
     }
 }
 

@@ -111,15 +111,9 @@ impl SideReader {
         facts: &mut WsFacts,
         out: &mut impl FnMut(WsOutput<'_>),
     ) {
-        let mut unframer = std::mem::take(&mut self.unframer);
-        let mut sink = Sink {
-            side: self.side,
-            at,
-            facts,
-            out,
-        };
-        unframer.data(bytes, &mut |u| self.unit(u, &mut sink));
-        self.unframer = unframer;
+        self.unframe(at, facts, out, |unframer, mut each| {
+            unframer.data(bytes, &mut each)
+        });
     }
 
     /// Bytes of this side the capture does not hold.
@@ -130,6 +124,20 @@ impl SideReader {
         facts: &mut WsFacts,
         out: &mut impl FnMut(WsOutput<'_>),
     ) {
+        self.unframe(at, facts, out, |unframer, mut each| {
+            unframer.gap(len, &mut each)
+        });
+    }
+
+    /// Runs `feed` on the unframer, every unit it finds read into `out` (the unframer is
+    /// taken out for the while, so units can borrow this reader).
+    fn unframe(
+        &mut self,
+        at: FrameRef,
+        facts: &mut WsFacts,
+        out: &mut impl FnMut(WsOutput<'_>),
+        feed: impl FnOnce(&mut Unframer, &mut dyn FnMut(Unit<'_>)),
+    ) {
         let mut unframer = std::mem::take(&mut self.unframer);
         let mut sink = Sink {
             side: self.side,
@@ -137,7 +145,7 @@ impl SideReader {
             facts,
             out,
         };
-        unframer.gap(len, &mut |u| self.unit(u, &mut sink));
+        feed(&mut unframer, &mut |u| self.unit(u, &mut sink));
         self.unframer = unframer;
     }
 
