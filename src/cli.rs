@@ -144,6 +144,10 @@ pub struct InputArgs {
     /// Most connection records kept; further connections are counted, not kept.
     #[arg(long, default_value_t = 200_000)]
     pub max_connections: usize,
+    /// Most records kept of connections never established (SYNs refused, unanswered, or
+    /// their SYN-ACK never acknowledged); further ones are counted, not kept.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_attempts: usize,
     /// Threads that analyze (flows shared out by address; the output is the same for any
     /// number). Default: the cores available. Standard input is read on one.
     #[arg(long, value_name = "N")]

@@ -267,3 +267,58 @@ fn packets_are_listed_in_every_format() {
     assert_eq!(json["packets"][0]["packet"]["type"], "CONNECT");
     assert!(conns(&json).iter().all(|c| c.get("timeline").is_none()));
 }
+
+/// A SYN flood of 3,000 flows (benches/synflood.py: every 4th SYN refused by a RST, every
+/// 3rd other one answered by a SYN-ACK the client never acknowledges, the rest unanswered)
+/// through a table of 500 flows and an attempt cap of 100: the first 100 attempts retired
+/// are kept, every other flow is counted; a lone SYN evicted from the table is never a
+/// record, and a flow evicted before it closed says so instead of "open at the end". Two
+/// threads give the same analysis.
+#[test]
+fn a_syn_flood_keeps_the_first_attempts_and_counts_the_rest() {
+    let cap = std::env::temp_dir().join(format!("dropscope-{}-flood.pcap", std::process::id()));
+    let made = Command::new("python3")
+        .arg(root().join("benches/synflood.py"))
+        .arg(&cap)
+        .args(["--flows", "3000", "--syn-ack-every", "3"])
+        .status()
+        .expect("python3");
+    assert!(made.success());
+    let run = |threads: &str| {
+        let args = [
+            "--max-flows",
+            "500",
+            "--max-attempts",
+            "100",
+            "--threads",
+            threads,
+        ];
+        analyze(&args, &[&cap])
+    };
+    let one = run("1");
+    let stats = &one["stats"];
+    assert_eq!(stats["tcp_flows"], 3000);
+    assert_eq!(conns(&one).len(), 100);
+    assert_eq!(stats["attempts_not_kept"], 2900);
+    assert_eq!(stats["connections_not_kept"], 0);
+    for c in conns(&one) {
+        let v = &c["verdict"];
+        assert_eq!(c["evicted"], true, "{c}");
+        assert_ne!(v["cause"], "open_at_end", "{c}");
+        assert!(
+            c["handshake"]["syn_ack"].is_null() == (v["cause"] == "tcp_refused"),
+            "{c}"
+        );
+        if v["cause"] == "unknown" {
+            assert_eq!(v["rule"], "evicted_from_flow_table", "{c}");
+        }
+    }
+    let unbounded = analyze(&["--threads", "1"], &[&cap]);
+    assert_eq!(conns(&unbounded).len(), 3000);
+    assert_eq!(unbounded["stats"]["attempts_not_kept"], 0);
+    assert!(conns(&unbounded).iter().all(|c| c.get("evicted").is_none()));
+    let two = run("2");
+    assert_eq!(two["stats"]["attempts_not_kept"], 2900);
+    assert_eq!(conns(&two).len(), 100);
+    std::fs::remove_file(cap).ok();
+}

@@ -29,6 +29,7 @@ pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
     cfg.reassembly_cap = input.reassembly_cap;
     cfg.max_packet = input.max_packet;
     cfg.max_connections = input.max_connections;
+    cfg.max_attempts = input.max_attempts;
     // Timelines are for views that draw or list packets; verdicts never read them, so
     // without such a view none is kept and memory stays with the connection records.
     cfg.timeline = if full_timeline {

@@ -36,6 +36,10 @@ pub struct EngineStats {
     pub timeline_omitted: u64,
     /// Connections analyzed but not kept because the connection cap was reached.
     pub connections_not_kept: u64,
+    /// Connections never established (SYNs refused, unanswered, or their SYN-ACK never
+    /// acknowledged) counted but not kept: past the attempt cap, or SYNs with no answer
+    /// evicted from a full flow table.
+    pub attempts_not_kept: u64,
     /// Live: segments of flows judged half-closed that came after the judgement, folded
     /// into them (not taken for new connections).
     #[serde(skip_serializing_if = "is_zero")]
@@ -68,6 +72,7 @@ impl EngineStats {
         self.oversized_packets += o.oversized_packets;
         self.timeline_omitted += o.timeline_omitted;
         self.connections_not_kept += o.connections_not_kept;
+        self.attempts_not_kept += o.attempts_not_kept;
         self.late_segments += o.late_segments;
     }
 }

@@ -12,8 +12,10 @@ pub struct Config {
     pub mqtt_ports: Vec<u16>,
     /// Ports that carry MQTT over TLS (8883 by default): tracked at the TCP level only.
     pub tls_ports: Vec<u16>,
-    /// Most flows tracked at once; past it the least recently active flow is evicted and
-    /// counted. A flow costs about a kilobyte, so the default bounds the table near 200 MB.
+    /// Most flows tracked at once; past it the least recently active flows are evicted and
+    /// counted. A flow still in its handshake (SYNs, SYN-ACKs, RSTs only) costs about
+    /// 200 bytes and an analyzed flow about a kilobyte, so the default bounds the table
+    /// between 40 and 220 MB.
     pub max_flows: usize,
     /// Out-of-order bytes buffered per direction of a flow before the missing range is
     /// declared a hole.
@@ -22,9 +24,15 @@ pub struct Config {
     /// lower, mosquitto to no limit but clients rarely exceed a megabyte).
     pub max_packet: usize,
     /// Most connection records kept for the report and the cross-connection stage; past it
-    /// further connections are counted, not kept. A record costs about 3 KB: a SYN flood that
-    /// makes every packet a connection peaks near 850 MB at this default and `max_flows`.
+    /// further connections are counted, not kept. A record costs 1.4 KB (2 KB of peak
+    /// memory with its share of the analysis), so 200,000 records are about 400 MB.
     pub max_connections: usize,
+    /// Most records kept of connections never established (a SYN refused by a RST, sent
+    /// into silence, or answered by a SYN-ACK the client never acknowledged); past it they
+    /// are counted, not kept. A SYN flood or a reconnect storm against a dead port makes one
+    /// per SYN, and past the first thousands each says what the others said: the cap keeps
+    /// such a capture's memory and report small.
+    pub max_attempts: usize,
     /// Idle gaps shorter than this are not recorded.
     pub idle_gap_floor: Span,
     /// A closed flow stays this long for its last ACKs before it is retired.
@@ -52,6 +60,7 @@ impl Default for Config {
             reassembly_cap: 256 * 1024,
             max_packet: 1 << 20,
             max_connections: 200_000,
+            max_attempts: 20_000,
             idle_gap_floor: Span::from_secs(1),
             linger: Span::from_secs(30),
             judge_half_closed: false,

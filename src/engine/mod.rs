@@ -8,69 +8,37 @@ mod config;
 mod judge;
 mod pipeline;
 mod shard;
+mod tracked;
 
 pub use analysis::{Analysis, EngineStats};
 pub use config::Config;
 pub use judge::{judge_across, judge_each};
 pub use pipeline::analyze_pipelined;
 pub use shard::{Shard, analyze_sharded};
+pub use tracked::FlowStatus;
+
+use tracked::{EngineParts, Entry, Opening, Retired, Tracked, detached, feed};
 
 use crate::decode::{self, Segment};
 use crate::evidence::FrameRef;
 use crate::mqtt::Connect;
 use crate::session::{Connection, Session, SessionLimits};
 use crate::source::{Frame, ReadWarning};
-use crate::tcp::{Flow, FlowKey, FlowTable, HasFlow, flow_key};
+use crate::tcp::{Flow, FlowKey, FlowTable, flow_key};
 use crate::time::{Span, Timestamp};
-use crate::transport::{self, Delivery, KeyLog, Transport, TransportKind};
+use crate::transport::{KeyLog, TransportKind};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// One tracked flow: TCP, what it carries, and the MQTT session inside. The table holds it
-/// boxed, so a full table's spare slots cost a pointer each, not an entry.
-struct Entry {
-    id: usize,
-    flow: Flow,
-    transport: Transport,
-    session: LazySession,
-}
-
-impl HasFlow for Box<Entry> {
-    fn flow(&self) -> &Flow {
-        &self.flow
-    }
-}
-
-/// The MQTT session of a flow, made when the transport first hands it something: a flow
-/// that never carried a byte (a scan, a SYN flood, a refused connection) costs no session.
-struct LazySession(Option<Box<Session>>);
-
-impl LazySession {
-    /// Hands one delivery to the session, making it first if the delivery changes anything:
-    /// a TCP event only lands in the timeline, so without a timeline it waits.
-    fn on_delivery(&mut self, d: Delivery<'_>, start_seen: bool, limits: &SessionLimits) {
-        if self.0.is_none() && matches!(d, Delivery::Tcp(_)) && !keeps_timeline(limits) {
-            return;
-        }
-        self.0
-            .get_or_insert_with(|| Box::new(Session::new(start_seen, limits.clone())))
-            .on_delivery(d);
-    }
-
-    /// The session, or a fresh one when nothing was delivered (the same record either way).
-    fn into_session(self, start_seen: bool, limits: &SessionLimits) -> Session {
-        self.0
-            .map_or_else(|| Session::new(start_seen, limits.clone()), |s| *s)
-    }
-}
 
 /// The analysis engine.
 pub struct Analyzer {
     cfg: Config,
     limits: SessionLimits,
-    flows: FlowTable<Box<Entry>>,
+    flows: FlowTable<Tracked>,
     retired: Vec<Connection>,
+    /// Records kept of connections never established (see `Config::max_attempts`).
+    attempts_kept: usize,
     known_mqtt_servers: FxHashSet<SocketAddr>,
     /// Flows judged half-closed (live), by key, with when: their late segments are folded.
     judged_early: FxHashMap<FlowKey, Timestamp>,
@@ -144,6 +112,7 @@ impl Analyzer {
             cfg,
             flows: FlowTable::default(),
             retired: Vec::new(),
+            attempts_kept: 0,
             known_mqtt_servers: FxHashSet::default(),
             judged_early: FxHashMap::default(),
             stats: EngineStats::default(),
@@ -161,6 +130,7 @@ impl Analyzer {
         let mut cfg = cfg;
         cfg.max_flows = shard.part_of(cfg.max_flows);
         cfg.max_connections = shard.part_of(cfg.max_connections);
+        cfg.max_attempts = shard.part_of(cfg.max_attempts);
         Analyzer {
             keys,
             shard,
@@ -237,7 +207,7 @@ impl Analyzer {
         }
         self.last_sweep = self.now;
         let (linger, now) = (self.cfg.linger, self.now);
-        self.retire_where(|f| f.closed() && now - f.last.ts > linger);
+        self.retire_where(|f| f.closed && now - f.last > linger);
         if self.cfg.judge_half_closed {
             self.retire_half_closed();
         }
@@ -250,28 +220,32 @@ impl Analyzer {
         self.judged_early.retain(|_, at| *at + FOLD_LATE_FOR > now);
         let gone = self
             .flows
-            .retire_where(|e| e.flow.first_close().is_some_and(|t| now - t > linger));
-        for e in gone {
+            .retire_where(|t| t.status().first_close.is_some_and(|t| now - t > linger));
+        for t in gone {
             if self.judged_early.len() < self.cfg.max_flows {
-                self.judged_early.insert(e.flow.key(), now);
+                self.judged_early.insert(t.key(), now);
             }
-            self.retire(e);
+            self.retire(t);
         }
     }
 
     /// Retires every flow for which `pred` holds; returns how many.
-    pub fn retire_where(&mut self, mut pred: impl FnMut(&Flow) -> bool) -> usize {
-        let gone = self.flows.retire_where(|e| pred(&e.flow));
+    pub fn retire_where(&mut self, mut pred: impl FnMut(FlowStatus) -> bool) -> usize {
+        let gone = self.flows.retire_where(|t| pred(t.status()));
         let n = gone.len();
-        gone.into_iter().for_each(|e| self.retire(e));
+        gone.into_iter().for_each(|t| self.retire(t));
         n
     }
 
     fn segment(&mut self, seg: &Segment<'_>, k: FlowKey, at: FrameRef) {
         // The common case, a segment of a known connection, costs one lookup.
-        if let Some(e) = self.flows.get_mut(&k) {
-            if !e.flow.is_new_connection(seg) {
-                feed(e, seg, at, &self.keys, &self.limits);
+        if let Some(t) = self.flows.get_mut(&k, at.ts) {
+            let engine = EngineParts {
+                cfg: &self.cfg,
+                keys: &self.keys,
+                limits: &self.limits,
+            };
+            if t.take(seg, at, &engine) {
                 return;
             }
             if let Some(old) = self.flows.remove(&k) {
@@ -283,40 +257,71 @@ impl Analyzer {
             self.stats.late_segments += 1;
             return;
         }
-        let mut e = self.open(seg, at);
-        feed(&mut e, seg, at, &self.keys, &self.limits);
-        self.flows.insert(k, e);
+        let t = self.open(seg, at);
+        self.flows.insert(k, t, at.ts);
     }
 
-    fn open(&mut self, seg: &Segment<'_>, at: FrameRef) -> Box<Entry> {
+    /// Starts tracking the flow `seg` opens (evicting the quietest flows first if the table
+    /// is full): a handshake segment is kept as it is, any other is analyzed.
+    fn open(&mut self, seg: &Segment<'_>, at: FrameRef) -> Tracked {
         if self.flows.len() >= self.cfg.max_flows {
             let gone = self.flows.retire_quietest(EVICT_BATCH);
             self.stats.flows_evicted += gone.len() as u64;
-            gone.into_iter().for_each(|e| self.retire(e));
+            gone.into_iter().for_each(|t| self.evict(t));
         }
-        let cfg = &self.cfg;
-        let greeting = transport::is_client_greeting(seg.payload);
-        let flow = Flow::new(
-            seg,
-            at,
-            greeting,
-            |p| cfg.is_server_port(p),
-            cfg.reassembly_cap,
-            cfg.idle_gap_floor,
-        );
-        let transport = Transport::for_port(cfg.port_hint(flow.server.port()), flow.syn_seen);
         self.stats.tcp_flows += 1;
         let id = self.next_id;
         self.next_id += 1;
-        Box::new(Entry {
-            id,
-            flow,
-            transport,
-            session: LazySession(None),
-        })
+        if Opening::takes(seg) {
+            return Tracked::Opening(Box::new(Opening {
+                id,
+                first: (detached(seg), at),
+                more: Vec::new(),
+            }));
+        }
+        let mut e = Entry::new(&self.cfg, seg, at, id);
+        feed(&mut e, seg, at, &self.keys, &self.limits);
+        Tracked::Open(e)
     }
 
-    fn retire(&mut self, e: Box<Entry>) {
+    /// Retires a flow evicted from a full table. A flow evicted while its client's SYNs had
+    /// no answer at all is counted, not recorded: it holds nothing but those SYNs, and it
+    /// was not open at the capture's end (the only verdict its record could get).
+    fn evict(&mut self, t: Tracked) {
+        match t {
+            Tracked::Opening(o) if o.segments().all(|(s, _)| s.flags.syn() && !s.flags.ack()) => {
+                self.stats.attempts_not_kept += 1;
+            }
+            t => self.retire_as(t, Retired::Evicted),
+        }
+    }
+
+    /// Retires a flow: its record is built and kept (up to the caps).
+    fn retire(&mut self, t: Tracked) {
+        self.retire_as(t, Retired::Finished);
+    }
+
+    fn retire_as(&mut self, t: Tracked, how: Retired) {
+        if let Tracked::Opening(o) = &t
+            && self.attempts_kept >= self.cfg.max_attempts
+            && o.is_attempt(&self.cfg)
+        {
+            // Its record would not be kept: counted without replaying it.
+            self.stats.attempts_not_kept += 1;
+            return;
+        }
+        let e = match t {
+            Tracked::Open(e) => e,
+            Tracked::Opening(o) => o.replay(&EngineParts {
+                cfg: &self.cfg,
+                keys: &self.keys,
+                limits: &self.limits,
+            }),
+        };
+        self.retire_entry(e, how);
+    }
+
+    fn retire_entry(&mut self, e: Box<Entry>, how: Retired) {
         let mut e = *e;
         let Entry {
             flow,
@@ -335,6 +340,13 @@ impl Analyzer {
             self.stats.other_flows += 1;
             return;
         };
+        if e.flow.never_established() {
+            if self.attempts_kept >= self.cfg.max_attempts {
+                self.stats.attempts_not_kept += 1;
+                return;
+            }
+            self.attempts_kept += 1;
+        }
         if self.retired.len() >= self.cfg.max_connections {
             self.stats.connections_not_kept += 1;
             return;
@@ -346,6 +358,7 @@ impl Analyzer {
         c.absorb_tls(tls);
         c.ws = ws.map(Box::new);
         c.unconfirmed = e.transport.is_tentative() && c.connect.is_none();
+        c.evicted = how == Retired::Evicted;
         if !c.unconfirmed && c.packets.total() > 0 {
             self.known_mqtt_servers.insert(c.server);
         }
@@ -407,7 +420,8 @@ impl Analyzer {
 
     /// Open connections that carry MQTT, as they stand now.
     pub fn sessions(&self) -> impl Iterator<Item = OpenSession<'_>> {
-        self.flows.values().filter_map(|e| {
+        self.flows.values().filter_map(|t| {
+            let Tracked::Open(e) = t else { return None };
             Some(OpenSession {
                 id: e.id,
                 flow: &e.flow,
@@ -448,31 +462,6 @@ fn session_limits(cfg: &Config) -> SessionLimits {
         timeline_tail: cfg.timeline.1,
         keep_usernames: cfg.keep_usernames,
     }
-}
-
-/// Whether sessions keep a timeline at all.
-fn keeps_timeline(limits: &SessionLimits) -> bool {
-    limits.timeline_head > 0 || limits.timeline_tail > 0
-}
-
-/// Hands one segment to its flow, the flow's stream events to the transport, and the
-/// transport's deliveries to the MQTT session.
-fn feed(e: &mut Entry, seg: &Segment<'_>, at: FrameRef, keys: &KeyLog, limits: &SessionLimits) {
-    if e.transport.is_other() {
-        e.flow.last = at;
-        return;
-    }
-    e.transport.sniff(e.flow.side_of(seg), seg.payload);
-    let Entry {
-        flow,
-        session,
-        transport,
-        ..
-    } = e;
-    let start = flow.syn_seen;
-    flow.on_segment(seg, at, &mut |ev| {
-        transport.on_event(ev, keys, &mut |d| session.on_delivery(d, start, limits))
-    });
 }
 
 #[cfg(test)]

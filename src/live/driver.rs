@@ -292,7 +292,7 @@ impl Driver {
     /// Retires flows idle past `--flow-idle` (emitted at the next tick).
     pub fn evict_idle(&mut self) {
         let (idle, now) = (self.flow_idle, self.analyzer.now());
-        let n = self.analyzer.retire_where(|f| now - f.last.ts > idle);
+        let n = self.analyzer.retire_where(|f| now - f.last > idle);
         self.metrics.flows_idle_evicted.inc_by(n as u64);
     }
 
@@ -312,7 +312,7 @@ impl Driver {
     pub fn finish(mut self, pcap: &PcapCounters) -> Result<(), LiveError> {
         let now = self.clock.end();
         self.analyzer.advance(now);
-        self.analyzer.retire_where(|f| f.closed());
+        self.analyzer.retire_where(|f| f.closed);
         self.tick(now, pcap)?;
         let frames = self.metrics.frames.get();
         let name = format!("final-{}-{}", secs(self.window_start), secs(now));

@@ -245,15 +245,17 @@ fn write_totals(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
         || st.oversized_packets > 0
         || st.timeline_omitted > 0
         || st.connections_not_kept > 0
+        || st.attempts_not_kept > 0
     {
         writeln!(
             out,
-            "  caps hit: {} flows evicted, {} reassembly buffers full, {} oversized MQTT packets skipped, {} timeline entries omitted, {} connections not kept",
+            "  caps hit: {} flows evicted, {} reassembly buffers full, {} oversized MQTT packets skipped, {} timeline entries omitted, {} connections not kept, {} connection attempts not kept",
             st.flows_evicted,
             st.reassembly_cap_hits,
             st.oversized_packets,
             st.timeline_omitted,
-            st.connections_not_kept
+            st.connections_not_kept,
+            st.attempts_not_kept
         )?;
     }
     for w in &a.warnings {

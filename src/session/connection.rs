@@ -205,6 +205,10 @@ pub struct Connection {
     /// carried MQTT on another connection.
     #[serde(skip)]
     pub unconfirmed: bool,
+    /// The flow was evicted from a full flow table (`--max-flows`): what came after its
+    /// last frame here was not followed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub evicted: bool,
     /// The longest quiet spell a client PINGREQ ended and the broker answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinged_idle: Option<PingedIdle>,
@@ -277,6 +281,7 @@ impl Connection {
             unanswered_pingreqs: Vec::new(),
             pinged_idle: None,
             unconfirmed: false,
+            evicted: false,
             idle_gaps: flow.idle_gaps.clone(),
             anomalies: Vec::new(),
             anomalies_total: 0,
@@ -413,6 +418,7 @@ impl Connection {
             unanswered_pingreqs: vec![],
             pinged_idle: None,
             unconfirmed: false,
+            evicted: false,
             idle_gaps: vec![],
             anomalies: vec![],
             anomalies_total: 0,

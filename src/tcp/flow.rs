@@ -338,6 +338,17 @@ impl Flow {
         self.streams.iter().map(|s| s.stats().buffer_cap_hits).sum()
     }
 
+    /// Whether the connection was never established: the client's SYN was seen, its
+    /// handshake never completed (refused by a RST, never answered, or a SYN-ACK the client
+    /// never acknowledged), and no payload went either way.
+    pub fn never_established(&self) -> bool {
+        let [client, server] = &self.sides;
+        self.handshake.syn.is_some()
+            && self.handshake.ack.is_none()
+            && client.bytes == 0
+            && server.bytes == 0
+    }
+
     /// A half-open scan probe (`nmap -sS`): the client answered the SYN-ACK with a RST and
     /// nothing was ever sent. No connection existed, and no MQTT client made it.
     pub fn is_scan_probe(&self) -> bool {

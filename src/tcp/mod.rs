@@ -9,7 +9,7 @@ mod table;
 pub use flow::{Flow, HEAD_BYTES, HalfFacts, Handshake, IdleGap, RstFacts, head_fingerprint};
 pub use reassembly::{Arrival, Piece, Reassembler, ReassemblyStats};
 pub use seq::Seq;
-pub use table::{FlowKey, FlowTable, HasFlow, flow_key};
+pub use table::{FlowKey, FlowTable, flow_key};
 
 use crate::evidence::FrameRef;
 use serde::Serialize;

@@ -1,8 +1,8 @@
 //! The flow table: every tracked connection by its 4-tuple, bounded, with one way to retire
 //! flows (`retire_where`) that every caller uses.
 
-use super::Flow;
 use crate::decode::Segment;
+use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -20,18 +20,19 @@ pub fn flow_key(seg: &Segment<'_>) -> FlowKey {
     }
 }
 
-/// What the table holds per flow: anything that has a TCP flow inside.
-pub trait HasFlow {
-    /// The flow.
-    fn flow(&self) -> &Flow;
-}
-
-/// Flows by 4-tuple.
+/// Flows by 4-tuple, each with the time of its last packet beside it: finding the quietest
+/// flows of a full table reads the table alone, not every flow's state.
 pub struct FlowTable<T> {
-    flows: FxHashMap<FlowKey, T>,
+    flows: FxHashMap<FlowKey, Stamped<T>>,
 }
 
-impl<T: HasFlow> Default for FlowTable<T> {
+/// A flow and the time of its last packet.
+struct Stamped<T> {
+    seen: Timestamp,
+    flow: T,
+}
+
+impl<T> Default for FlowTable<T> {
     fn default() -> Self {
         FlowTable {
             flows: FxHashMap::default(),
@@ -39,7 +40,7 @@ impl<T: HasFlow> Default for FlowTable<T> {
     }
 }
 
-impl<T: HasFlow> FlowTable<T> {
+impl<T> FlowTable<T> {
     /// Flows tracked now.
     pub fn len(&self) -> usize {
         self.flows.len()
@@ -50,24 +51,26 @@ impl<T: HasFlow> FlowTable<T> {
         self.flows.is_empty()
     }
 
-    /// The flow of a key.
-    pub fn get_mut(&mut self, k: &FlowKey) -> Option<&mut T> {
-        self.flows.get_mut(k)
+    /// The flow of a key, which a packet of time `now` is about to reach.
+    pub fn get_mut(&mut self, k: &FlowKey, now: Timestamp) -> Option<&mut T> {
+        let s = self.flows.get_mut(k)?;
+        s.seen = now;
+        Some(&mut s.flow)
     }
 
-    /// Starts tracking a flow.
-    pub fn insert(&mut self, k: FlowKey, v: T) {
-        self.flows.insert(k, v);
+    /// Starts tracking a flow, whose first packet came at `now`.
+    pub fn insert(&mut self, k: FlowKey, flow: T, now: Timestamp) {
+        self.flows.insert(k, Stamped { seen: now, flow });
     }
 
     /// Stops tracking a flow and hands it back.
     pub fn remove(&mut self, k: &FlowKey) -> Option<T> {
-        self.flows.remove(k)
+        self.flows.remove(k).map(|s| s.flow)
     }
 
     /// Every flow tracked.
     pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.flows.values()
+        self.flows.values().map(|s| &s.flow)
     }
 
     /// Removes and hands back every flow for which `pred` holds.
@@ -75,27 +78,23 @@ impl<T: HasFlow> FlowTable<T> {
         let keys: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, v)| pred(v))
+            .filter(|(_, s)| pred(&s.flow))
             .map(|(k, _)| *k)
             .collect();
-        keys.iter().filter_map(|k| self.flows.remove(k)).collect()
+        keys.iter().filter_map(|k| self.remove(k)).collect()
     }
 
     /// Removes and hands back the `1/fraction` of flows that have been quiet longest (at
     /// least one), in one scan of the table: a flood of new flows costs one scan per batch.
     pub fn retire_quietest(&mut self, fraction: usize) -> Vec<T> {
-        let mut by_age: Vec<_> = self
-            .flows
-            .iter()
-            .map(|(k, v)| (v.flow().last.ts, *k))
-            .collect();
+        let mut by_age: Vec<_> = self.flows.iter().map(|(k, s)| (s.seen, *k)).collect();
         let n = (by_age.len() / fraction.max(1)).max(1).min(by_age.len());
         if n < by_age.len() {
             by_age.select_nth_unstable(n);
         }
         by_age
             .drain(..n)
-            .filter_map(|(_, k)| self.flows.remove(&k))
+            .filter_map(|(_, k)| self.remove(&k))
             .collect()
     }
 }

@@ -293,6 +293,16 @@ fn still_open(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     if c.close().is_some() || stuck_sender(c).is_some() {
         return None;
     }
+    if c.evicted {
+        let mut v = verdict(Cause::Unknown, Layer::None, None, "evicted_from_flow_table");
+        v.layer = None;
+        v.evidence = vec![c.last_frame];
+        v.explanation = format!(
+            "dropscope stopped following this connection after frame {}: its flow table was full (--max-flows) and this flow had been quiet longest. It had not closed by then; a larger --max-flows follows it to its end.",
+            c.last_frame
+        );
+        return Some(v);
+    }
     let mut v = verdict(Cause::OpenAtEnd, Layer::None, None, "no_close_in_capture");
     v.evidence = vec![c.last_frame];
     v.explanation = "The connection was still up when the capture ended.".into();
