@@ -5,6 +5,9 @@
 #
 #   python3 benches/replicate-live.py captures/many-connections.pcap /tmp/live-load.pcap 300
 #   sudo benches/live-load.sh /tmp/live-load.pcap [RATE]     # RATE: packets/s, or "topspeed"
+#
+# LIVE_ARGS adds options to `dropscope live` (say `--port 18883` for the throughput
+# benchmark's capture, whose broker is not on 1883).
 set -euo pipefail
 pcap=${1:?capture to replay}
 rate=${2:-topspeed}
@@ -20,10 +23,12 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link add dsl0 type veth peer name dsl1
-ip -n "$ns" link set dsl0 up
-ip -n "$ns" link set dsl1 up
+# Loopback captures carry frames up to 64 KB: a veth MTU that large replays them whole.
+ip -n "$ns" link set dsl0 mtu 65535 up
+ip -n "$ns" link set dsl1 mtu 65535 up
 # `ip netns exec` execs the program, so $! is dropscope itself.
-ip netns exec "$ns" "$bin" live -i dsl1 --events "$work/events.ndjson" 2>"$work/live.err" &
+# shellcheck disable=SC2086 # LIVE_ARGS is a list of options
+ip netns exec "$ns" "$bin" live -i dsl1 ${LIVE_ARGS:-} --events "$work/events.ndjson" 2>"$work/live.err" &
 live=$!
 sleep 1
 if [[ $rate == topspeed ]]; then speed=(--topspeed); else speed=(--pps="$rate"); fi

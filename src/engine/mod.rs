@@ -263,6 +263,7 @@ impl Analyzer {
 
     /// Starts tracking the flow `seg` opens (evicting the quietest flows first if the table
     /// is full): a handshake segment is kept as it is, any other is analyzed.
+    #[inline(never)]
     fn open(&mut self, seg: &Segment<'_>, at: FrameRef) -> Tracked {
         if self.flows.len() >= self.cfg.max_flows {
             let gone = self.flows.retire_quietest(EVICT_BATCH);
@@ -301,6 +302,7 @@ impl Analyzer {
         self.retire_as(t, Retired::Finished);
     }
 
+    #[inline(never)]
     fn retire_as(&mut self, t: Tracked, how: Retired) {
         if let Tracked::Opening(o) = &t
             && self.attempts_kept >= self.cfg.max_attempts

@@ -97,23 +97,32 @@ impl Tracked {
         at: FrameRef,
         engine: &EngineParts<'_>,
     ) -> bool {
-        if let Tracked::Opening(o) = self {
-            if o.is_new_connection(seg) {
-                return false;
-            }
-            if Opening::takes(seg) && o.more.len() + 1 < OPENING_KEPT {
-                o.more.push((detached(seg), at));
-                return true;
-            }
-            *self = Tracked::Open(o.replay(engine));
-        }
         match self {
-            Tracked::Open(e) if !e.flow.is_new_connection(seg) => {
+            Tracked::Open(e) if e.flow.is_new_connection(seg) => false,
+            Tracked::Open(e) => {
                 feed(e, seg, at, engine.keys, engine.limits);
                 true
             }
-            _ => false,
+            Tracked::Opening(_) => self.take_opening(seg, at, engine),
         }
+    }
+
+    /// `take` for a flow still opening: kept apart so the common path stays small.
+    #[cold]
+    #[inline(never)]
+    fn take_opening(&mut self, seg: &Segment<'_>, at: FrameRef, engine: &EngineParts<'_>) -> bool {
+        let Tracked::Opening(o) = self else {
+            return self.take(seg, at, engine);
+        };
+        if o.is_new_connection(seg) {
+            return false;
+        }
+        if Opening::takes(seg) && o.more.len() + 1 < OPENING_KEPT {
+            o.more.push((detached(seg), at));
+            return true;
+        }
+        *self = Tracked::Open(o.replay(engine));
+        self.take(seg, at, engine)
     }
 }
 

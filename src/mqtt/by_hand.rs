@@ -76,8 +76,9 @@ pub(super) fn connack(body: &[u8], v5: bool) -> Result<Packet, Fault> {
 
 /// PUBLISH: the hot path. mqttbytes-ng would need a `BytesMut` copy of the whole packet
 /// (payload included) and decode every property; this reads the topic and packet id from
-/// the slice, steps over the properties, and only counts the payload.
-pub(super) fn publish(byte1: u8, body: &[u8], v5: bool) -> Result<Packet, Fault> {
+/// the slice, steps over the properties, and only counts the payload. The topic is copied
+/// out only if `keep_topic`.
+pub(super) fn publish(byte1: u8, body: &[u8], v5: bool, keep_topic: bool) -> Result<Packet, Fault> {
     let mut r = Reader::new(body);
     let qos = (byte1 >> 1) & 0b11;
     let topic = r.string("topic not UTF-8")?;
@@ -89,7 +90,11 @@ pub(super) fn publish(byte1: u8, body: &[u8], v5: bool) -> Result<Packet, Fault>
         r.properties()?;
     }
     Ok(Packet::Publish {
-        topic: topic.to_owned(),
+        topic: if keep_topic {
+            topic.to_owned()
+        } else {
+            String::new()
+        },
         qos,
         retain: byte1 & 0x01 != 0,
         dup: byte1 & 0x08 != 0,

@@ -64,6 +64,28 @@ impl DecodeError {
 /// packet decodes as 3.1.1 unless it says otherwise: a CONNECT carries its own level, AUTH
 /// exists only in 5.0, and acknowledgements or a DISCONNECT longer than 3.x allows are 5.0.
 pub fn decode(packet: &[u8], version: Option<Version>) -> Result<Packet, DecodeError> {
+    decode_as(packet, version, Topics::Keep)
+}
+
+/// Decodes one whole packet as [`decode`] does, except that a PUBLISH's topic is checked
+/// (UTF-8) but not kept: its `topic` is empty. What the verdicts need, without an allocation
+/// per message, when no view lists the packets.
+pub fn decode_facts(packet: &[u8], version: Option<Version>) -> Result<Packet, DecodeError> {
+    decode_as(packet, version, Topics::Check)
+}
+
+/// Whether a PUBLISH's topic is kept, or only checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topics {
+    Keep,
+    Check,
+}
+
+fn decode_as(
+    packet: &[u8],
+    version: Option<Version>,
+    topics: Topics,
+) -> Result<Packet, DecodeError> {
     let (header_len, remaining) =
         frame::fixed_header(packet).ok_or(DecodeError::Header("bad remaining length"))?;
     if header_len + remaining != packet.len() {
@@ -86,7 +108,7 @@ pub fn decode(packet: &[u8], version: Option<Version>) -> Result<Packet, DecodeE
         Some(version) => version == Version::V5,
         None => looks_v5(kind, body.len()),
     };
-    decode_kind(kind, packet, header_len, v5).map_err(fail)
+    decode_kind(kind, packet, header_len, v5, topics).map_err(fail)
 }
 
 /// With no CONNECT seen, whether the packet's type and size can only be MQTT 5.0.
@@ -110,12 +132,13 @@ fn decode_kind(
     packet: &[u8],
     header_len: usize,
     v5: bool,
+    topics: Topics,
 ) -> Result<Packet, raw::Fault> {
     let body = &packet[header_len..];
     match kind {
         PacketKind::Connect => by_hand::connect(body),
         PacketKind::ConnAck => by_hand::connack(body, v5),
-        PacketKind::Publish => by_hand::publish(packet[0], body, v5),
+        PacketKind::Publish => by_hand::publish(packet[0], body, v5, topics == Topics::Keep),
         PacketKind::PubAck | PacketKind::PubRec | PacketKind::PubRel | PacketKind::PubComp => {
             by_hand::pub_ack(kind, body, v5)
         }

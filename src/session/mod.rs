@@ -238,9 +238,18 @@ impl Facts {
         self.connect.as_ref().map(|(_, c)| c.version)
     }
 
+    /// Decodes one packet; its topic is kept only for a timeline.
+    fn decode(&self, bytes: &[u8]) -> Result<Packet, mqtt::DecodeError> {
+        if self.timeline.is_off() {
+            mqtt::decode_facts(bytes, self.version())
+        } else {
+            mqtt::decode(bytes, self.version())
+        }
+    }
+
     fn on_found(&mut self, side: Side, at: FrameRef, found: Found<'_>) {
         match found {
-            Found::Packet(bytes) => match mqtt::decode(bytes, self.version()) {
+            Found::Packet(bytes) => match self.decode(bytes) {
                 Ok(packet) => self.on_packet(side, at, packet),
                 Err(e) => {
                     if let Some(kind) = e.kind() {

@@ -73,6 +73,11 @@ impl Timeline {
         }
     }
 
+    /// Whether it keeps no entry at all (no view asked for one).
+    pub fn is_off(&self) -> bool {
+        self.head_cap == 0 && self.tail_cap == 0
+    }
+
     /// Appends an entry.
     pub fn push(&mut self, e: Entry) {
         if self.head.len() < self.head_cap {
