@@ -132,18 +132,7 @@ fn build<'a>(
     }
 }
 
+/// The flags byte as it is on the wire: `TcpFlags` keeps the header's bit layout.
 fn flags(tcp: &TcpSlice<'_>) -> TcpFlags {
-    [
-        (tcp.fin(), TcpFlags::FIN),
-        (tcp.syn(), TcpFlags::SYN),
-        (tcp.rst(), TcpFlags::RST),
-        (tcp.psh(), TcpFlags::PSH),
-        (tcp.ack(), TcpFlags::ACK),
-        (tcp.urg(), TcpFlags::URG),
-        (tcp.ece(), TcpFlags::ECE),
-        (tcp.cwr(), TcpFlags::CWR),
-    ]
-    .into_iter()
-    .filter(|(set, _)| *set)
-    .fold(TcpFlags::default(), |all, (_, flag)| all | flag)
+    TcpFlags(tcp.slice().get(13).copied().unwrap_or_default())
 }

@@ -45,6 +45,9 @@ pub struct Analyzer {
     stats: EngineStats,
     next_id: usize,
     last_sweep: Timestamp,
+    /// How often flows are swept: a short linger (live) at least twice per linger, so a
+    /// close is reported within about one and a half lingers.
+    sweep_every: Span,
     now: Timestamp,
     keys: Arc<KeyLog>,
     shard: Shard,
@@ -107,6 +110,7 @@ const SWEEP_MIN: Span = Span(250_000_000);
 impl Analyzer {
     /// A new engine.
     pub fn new(cfg: Config) -> Analyzer {
+        let sweep_every = SWEEP_EVERY.min(Span(cfg.linger.0 / 2)).max(SWEEP_MIN);
         Analyzer {
             limits: session_limits(&cfg),
             cfg,
@@ -118,6 +122,7 @@ impl Analyzer {
             stats: EngineStats::default(),
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
+            sweep_every,
             now: Timestamp(i64::MIN),
             keys: Arc::default(),
             shard: Shard::WHOLE,
@@ -199,10 +204,7 @@ impl Analyzer {
     /// Capture time has reached `now`: retire flows that closed a while ago.
     pub fn advance(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        // A short linger (live) is swept at least twice per linger, so a close is reported
-        // within about one and a half lingers.
-        let every = SWEEP_EVERY.min(Span(self.cfg.linger.0 / 2)).max(SWEEP_MIN);
-        if self.now - self.last_sweep < every {
+        if self.now - self.last_sweep < self.sweep_every {
             return;
         }
         self.last_sweep = self.now;

@@ -139,10 +139,14 @@ impl FastPcap {
     }
 
     /// Makes `want` unread bytes available; false if the file ends first.
+    #[inline]
     fn fill(&mut self, want: usize) -> bool {
-        if self.end - self.pos >= want {
-            return true;
-        }
+        self.end - self.pos >= want || self.refill(want)
+    }
+
+    /// `fill` when the buffer runs short: the unread bytes moved to its start, then reads.
+    #[cold]
+    fn refill(&mut self, want: usize) -> bool {
         self.buf.copy_within(self.pos..self.end, 0);
         self.end -= self.pos;
         self.pos = 0;
