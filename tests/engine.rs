@@ -273,7 +273,7 @@ fn packets_are_listed_in_every_format() {
 /// through a table of 500 flows and an attempt cap of 100: the first 100 attempts retired
 /// are kept, every other flow is counted; a lone SYN evicted from the table is never a
 /// record, and a flow evicted before it closed says so instead of "open at the end". Two
-/// threads give the same analysis.
+/// threads give the same analysis, and unbounded, the same JSON bytes as one.
 #[test]
 fn a_syn_flood_keeps_the_first_attempts_and_counts_the_rest() {
     let cap = std::env::temp_dir().join(format!("dropscope-{}-flood.pcap", std::process::id()));
@@ -315,6 +315,16 @@ fn a_syn_flood_keeps_the_first_attempts_and_counts_the_rest() {
     }
     let unbounded = analyze(&["--threads", "1"], &[&cap]);
     assert_eq!(conns(&unbounded).len(), 3000);
+    // Unbounded, 3,000 records: the same bytes on one, two and three threads.
+    let json = |threads: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dropscope"))
+            .args(["analyze", "--format", "json", "--threads", threads])
+            .arg(&cap)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert!(json("1") == json("2") && json("1") == json("3"));
     assert_eq!(unbounded["stats"]["attempts_not_kept"], 0);
     assert!(conns(&unbounded).iter().all(|c| c.get("evicted").is_none()));
     let two = run("2");
