@@ -173,32 +173,36 @@ impl Analyzer {
     /// them and analyzes (and counts) only its own.
     pub fn push(&mut self, frame: &Frame<'_>) {
         let cut = (frame.data.len() as u32) < frame.wire_len;
-        let decoded = decode::decode(frame.linktype, frame.data, cut);
-        let key = decoded.as_ref().ok().map(flow_key);
-        if !self.shard.owns(key.as_ref()) {
-            if key.is_some() {
+        match decode::decode(frame.linktype, frame.data, cut) {
+            Ok(seg) => {
+                let key = flow_key(&seg);
+                if !self.shard.owns(Some(&key)) {
+                    self.advance(frame.ts);
+                    return;
+                }
+                self.count_frame(frame, cut);
+                self.stats.tcp_segments += 1;
+                let at = FrameRef {
+                    frame: frame.number,
+                    ts: frame.ts,
+                };
                 self.advance(frame.ts);
+                self.segment(&seg, key, at);
             }
-            return;
+            Err(skip) => {
+                if self.shard.owns(None) {
+                    self.count_frame(frame, cut);
+                    self.stats.skipped.add(skip);
+                }
+            }
         }
+    }
+
+    /// Counts a frame this engine analyzes.
+    fn count_frame(&mut self, frame: &Frame<'_>, cut: bool) {
         self.stats.frames_analyzed += 1;
         self.stats.bytes += frame.data.len() as u64;
         self.stats.snaplen_cut += u64::from(cut);
-        let (seg, key) = match (decoded, key) {
-            (Ok(s), Some(k)) => (s, k),
-            (Err(skip), _) => {
-                self.stats.skipped.add(skip);
-                return;
-            }
-            (Ok(_), None) => return,
-        };
-        self.stats.tcp_segments += 1;
-        let at = FrameRef {
-            frame: frame.number,
-            ts: frame.ts,
-        };
-        self.advance(frame.ts);
-        self.segment(&seg, key, at);
     }
 
     /// Capture time has reached `now`: retire flows that closed a while ago.

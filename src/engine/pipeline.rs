@@ -1,13 +1,13 @@
 //! One reader, the analysis beside it: a thread reads the capture and hands its frames over
-//! in batches (copied out of the reader's buffers) to the engines, one per shard of the
-//! flows, which analyze while the next batch is read. Reading (the kernel's copy and the
-//! record parsing) is about half of a run, so two cores take about a third off it (decoding
-//! on the reader's side as well was measured slower: the reader then waits on the kernel
-//! while the engine idles). Every engine sees every frame in order, so the output is that
-//! of one thread (see `shard`).
+//! in batches to the engines, one per shard of the flows, which analyze while the next batch
+//! is read. Frames of a plain pcap file are handed over in the reader's own buffers (the
+//! reader reads into a spare one while a batch holds them); others are copied. Reading (the
+//! kernel's copy and the record parsing) is about half of a run, so two cores take about a
+//! third off it. Every engine sees every frame in order, so the output is that of one
+//! thread (see `shard`).
 
 use super::{Analyzer, Config, Shard, analyze_sharded};
-use crate::source::Frame;
+use crate::source::{Frame, LentBuffer};
 use crate::time::Timestamp;
 use crate::transport::KeyLog;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -21,11 +21,14 @@ const BATCH_FRAMES: usize = 4096;
 /// Batches in flight per engine: the reader runs at most this far ahead.
 const IN_FLIGHT: usize = 8;
 
-/// Frames copied out of the reader's buffers.
+/// Frames handed over: those in a buffer the reader lends (plain pcap files) by holding
+/// that buffer, the others copied.
 #[derive(Default)]
 struct FrameBatch {
-    data: Vec<u8>,
+    copied: Vec<u8>,
+    lent: Vec<LentBuffer>,
     frames: Vec<FrameMeta>,
+    bytes: usize,
 }
 
 /// Where one frame's bytes are in the batch, and what else the frame carries.
@@ -34,6 +37,8 @@ struct FrameMeta {
     ts: Timestamp,
     linktype: u32,
     wire_len: u32,
+    /// Index in `lent`, or `None` for `copied`.
+    source: Option<u32>,
     start: usize,
     end: usize,
 }
@@ -41,37 +46,61 @@ struct FrameMeta {
 impl FrameBatch {
     fn with_capacity() -> FrameBatch {
         FrameBatch {
-            data: Vec::with_capacity(BATCH_BYTES + 2048),
+            copied: Vec::with_capacity(BATCH_BYTES + 2048),
             frames: Vec::with_capacity(BATCH_FRAMES),
+            ..FrameBatch::default()
         }
     }
 
     fn push(&mut self, f: &Frame<'_>) {
-        let start = self.data.len();
-        self.data.extend_from_slice(f.data);
+        let lent = f.lent.and_then(|buf| Some((buf, buf.offset_of(f.data)?)));
+        let (source, start) = match lent {
+            Some((buf, start)) => (Some(self.hold(buf)), start),
+            None => {
+                let start = self.copied.len();
+                self.copied.extend_from_slice(f.data);
+                (None, start)
+            }
+        };
+        self.bytes += f.data.len();
         self.frames.push(FrameMeta {
             number: f.number,
             ts: f.ts,
             linktype: f.linktype,
             wire_len: f.wire_len,
+            source,
             start,
-            end: self.data.len(),
+            end: start + f.data.len(),
         });
     }
 
+    /// The index of `buf` among the buffers held, holding it if new.
+    fn hold(&mut self, buf: &LentBuffer) -> u32 {
+        if !self.lent.last().is_some_and(|last| last.is(buf)) {
+            self.lent.push(buf.clone());
+        }
+        // A batch spans a few buffers at most (BATCH_BYTES against the reader's buffers).
+        u32::try_from(self.lent.len() - 1).unwrap_or(u32::MAX)
+    }
+
     fn is_full(&self) -> bool {
-        self.data.len() >= BATCH_BYTES || self.frames.len() >= BATCH_FRAMES
+        self.bytes >= BATCH_BYTES || self.frames.len() >= BATCH_FRAMES
     }
 
     /// Hands every frame to `analyzer`.
     fn feed(&self, analyzer: &mut Analyzer) {
         for m in &self.frames {
+            let bytes = match m.source {
+                Some(i) => self.lent.get(i as usize).map_or(&[][..], LentBuffer::bytes),
+                None => &self.copied,
+            };
             analyzer.push(&Frame {
                 number: m.number,
                 ts: m.ts,
                 linktype: m.linktype,
-                data: &self.data[m.start..m.end],
+                data: bytes.get(m.start..m.end).unwrap_or_default(),
                 wire_len: m.wire_len,
+                lent: None,
             });
         }
     }

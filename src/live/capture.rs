@@ -181,6 +181,7 @@ impl Batch {
             linktype: self.linktype,
             data: &self.bytes[m.start..m.start + m.len],
             wire_len: m.wire_len,
+            lent: None,
         })
     }
 

@@ -173,6 +173,7 @@ mod tests {
             linktype: 1,
             data,
             wire_len: data.len() as u32,
+            lent: None,
         }
     }
 

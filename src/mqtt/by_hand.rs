@@ -81,7 +81,7 @@ pub(super) fn connack(body: &[u8], v5: bool) -> Result<Packet, Fault> {
 pub(super) fn publish(byte1: u8, body: &[u8], v5: bool, keep_topic: bool) -> Result<Packet, Fault> {
     let mut r = Reader::new(body);
     let qos = (byte1 >> 1) & 0b11;
-    let topic = r.string("topic not UTF-8")?;
+    let topic = r.checked_string("topic not UTF-8")?;
     let packet_id = match qos {
         0 => None,
         _ => Some(r.u16()?),
@@ -91,7 +91,7 @@ pub(super) fn publish(byte1: u8, body: &[u8], v5: bool, keep_topic: bool) -> Res
     }
     Ok(Packet::Publish {
         topic: if keep_topic {
-            topic.to_owned()
+            String::from_utf8_lossy(topic).into_owned()
         } else {
             String::new()
         },

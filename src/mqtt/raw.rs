@@ -90,6 +90,18 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.binary()?).map_err(|_| not_utf8)
     }
 
+    /// Reads a UTF-8 Encoded String that is checked but not kept (a PUBLISH's topic, once
+    /// per message): ASCII, as most are, is told a word at a time, which `from_utf8` does
+    /// not do for strings this short.
+    pub(super) fn checked_string(&mut self, not_utf8: Fault) -> Result<&'a [u8], Fault> {
+        let bytes = self.binary()?;
+        if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+            Ok(bytes)
+        } else {
+            Err(not_utf8)
+        }
+    }
+
     /// Reads an MQTT 5 property block (length, then properties) and returns a reader over it.
     pub(super) fn properties(&mut self) -> Result<Reader<'a>, Fault> {
         let len = self.varint()?;

@@ -334,6 +334,9 @@ impl Facts {
         if let Packet::Publish { payload_len, .. } = &packet {
             self.published_bytes += u64::from(*payload_len);
         }
+        if self.timeline.is_off() {
+            return;
+        }
         let packet = match packet {
             Packet::Connect(mut c) if !self.limits.keep_usernames => {
                 c.username = None;

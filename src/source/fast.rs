@@ -8,6 +8,7 @@
 //! which the caller then reads from that record on, so errors, their wording and the
 //! frame count stay exactly libpcap's.
 
+use super::LentBuffer;
 use crate::time::Timestamp;
 use std::fs::File;
 use std::io::Read;
@@ -20,6 +21,9 @@ const MAX_SNAPLEN: u32 = 262_144;
 const BUF_SIZE: usize = 16 + MAX_SNAPLEN as usize + 256 * 1024;
 /// Link types whose records libpcap hands over untouched (no pseudo-header byte swapping).
 const PLAIN_LINKTYPES: [u32; 9] = [0, 1, 12, 101, 108, 113, 228, 229, 276];
+/// Buffers kept for reuse while frames of others are held: more than the two-thread
+/// pipeline keeps in flight (`engine::pipeline`), so it never allocates once running.
+const SPARE_BUFFERS: usize = 24;
 
 /// What the next call found.
 pub(super) enum Next {
@@ -43,7 +47,9 @@ pub(super) struct Record {
 /// A classic pcap file read record by record.
 pub(super) struct FastPcap {
     file: File,
-    buf: Vec<u8>,
+    buf: LentBuffer,
+    /// Buffers read earlier, to read into again once nobody holds them.
+    spare: Vec<LentBuffer>,
     /// Unread bytes are `buf[pos..end]`.
     pos: usize,
     end: usize,
@@ -89,7 +95,8 @@ impl FastPcap {
         }
         Some(FastPcap {
             file,
-            buf: vec![0; BUF_SIZE],
+            buf: LentBuffer::zeroed(BUF_SIZE),
+            spare: Vec::new(),
             pos: 0,
             end: 0,
             big_endian,
@@ -108,7 +115,7 @@ impl FastPcap {
                 Next::LeaveToLibpcap
             };
         }
-        let h = &self.buf[self.pos..self.pos + 16];
+        let h = &self.buf.bytes()[self.pos..self.pos + 16];
         let sec = word(&h[0..4], self.big_endian);
         let frac = word(&h[4..8], self.big_endian);
         let caplen = word(&h[8..12], self.big_endian);
@@ -135,7 +142,12 @@ impl FastPcap {
 
     /// The captured bytes of the record `next` just returned.
     pub fn bytes(&self, r: &Record) -> &[u8] {
-        &self.buf[r.start..r.start + r.caplen as usize]
+        &self.buf.bytes()[r.start..r.start + r.caplen as usize]
+    }
+
+    /// The buffer the bytes lie in, for a caller that keeps them past the next call.
+    pub fn lent(&self) -> &LentBuffer {
+        &self.buf
     }
 
     /// Makes `want` unread bytes available; false if the file ends first.
@@ -144,14 +156,30 @@ impl FastPcap {
         self.end - self.pos >= want || self.refill(want)
     }
 
-    /// `fill` when the buffer runs short: the unread bytes moved to its start, then reads.
+    /// `fill` when the buffer runs short: the unread bytes moved to its start (to another
+    /// buffer's if frames of this one are still held), then reads.
     #[cold]
     fn refill(&mut self, want: usize) -> bool {
-        self.buf.copy_within(self.pos..self.end, 0);
+        let unread = self.pos..self.end;
         self.end -= self.pos;
         self.pos = 0;
+        if self.buf.writable().is_none() {
+            let free = self.free_buffer();
+            let held = std::mem::replace(&mut self.buf, free);
+            if let Some(buf) = self.buf.writable() {
+                buf[..unread.len()].copy_from_slice(&held.bytes()[unread]);
+            }
+            if self.spare.len() < SPARE_BUFFERS {
+                self.spare.push(held);
+            }
+        } else if let Some(buf) = self.buf.writable() {
+            buf.copy_within(unread, 0);
+        }
+        let Some(buf) = self.buf.writable() else {
+            return false;
+        };
         while self.end < want && !self.eof {
-            match self.file.read(&mut self.buf[self.end..]) {
+            match self.file.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -159,6 +187,14 @@ impl FastPcap {
             }
         }
         self.end >= want
+    }
+
+    /// A spare buffer nobody holds any more, or a new one.
+    fn free_buffer(&mut self) -> LentBuffer {
+        match self.spare.iter_mut().position(|b| b.writable().is_some()) {
+            Some(i) => self.spare.swap_remove(i),
+            None => LentBuffer::zeroed(BUF_SIZE),
+        }
     }
 }
 
@@ -217,7 +253,8 @@ mod tests {
         out
     }
 
-    fn read_all(bytes: &[u8]) -> (Vec<(i64, u32, Vec<u8>)>, bool) {
+    /// Reads every record of the capture `bytes`, handing each to `keep`.
+    fn read_with(bytes: &[u8], mut keep: impl FnMut(&FastPcap, &Record)) -> bool {
         let dir = std::env::temp_dir().join(format!("dropscope-fast-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -225,16 +262,50 @@ mod tests {
         let path = dir.join(format!("{n}.pcap"));
         std::fs::write(&path, bytes).unwrap();
         let mut r = FastPcap::open(&path).expect("taken");
-        let mut got = Vec::new();
         let clean = loop {
             match r.next() {
-                Next::Record(rec) => got.push((rec.ts.0, rec.wire_len, r.bytes(&rec).to_vec())),
+                Next::Record(rec) => keep(&r, &rec),
                 Next::End => break true,
                 Next::LeaveToLibpcap => break false,
             }
         };
         std::fs::remove_file(&path).unwrap();
+        clean
+    }
+
+    fn read_all(bytes: &[u8]) -> (Vec<(i64, u32, Vec<u8>)>, bool) {
+        let mut got = Vec::new();
+        let clean = read_with(bytes, |r, rec| {
+            got.push((rec.ts.0, rec.wire_len, r.bytes(rec).to_vec()))
+        });
         (got, clean)
+    }
+
+    #[test]
+    fn frames_held_by_their_buffer_outlive_the_reads_after_them() {
+        // Records of distinct bytes, several buffers' worth: every frame is kept by holding
+        // its buffer, as the two-thread pipeline does, and read back after the whole file.
+        let datas: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| vec![i as u8; 30_000 + i as usize * 1_000])
+            .collect();
+        let records: Vec<(u32, u32, &[u8])> = datas.iter().map(|d| (1, 0, &d[..])).collect();
+        let bytes = capture_with(false, false, MAX_SNAPLEN, &records);
+        let mut held = Vec::new();
+        let clean = read_with(&bytes, |r, rec| {
+            let data = r.bytes(rec);
+            let start = r.lent().offset_of(data).expect("in the lent buffer");
+            held.push((r.lent().clone(), start, data.len()));
+        });
+        assert!(clean);
+        let back: Vec<&[u8]> = held
+            .iter()
+            .map(|(buf, start, len)| &buf.bytes()[*start..start + len])
+            .collect();
+        assert_eq!(back, datas.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let distinct = (1..held.len())
+            .filter(|&i| !held[i].0.is(&held[i - 1].0))
+            .count();
+        assert!(distinct >= 2, "the file spans several buffers");
     }
 
     #[test]

@@ -235,7 +235,8 @@ impl CaptureFile {
             Some(Next::Record(r)) => {
                 self.frames += 1;
                 self.offset += PCAP_RECORD_HEADER + u64::from(r.caplen);
-                let data = self.fast.as_ref()?.bytes(&r);
+                let fast = self.fast.as_ref()?;
+                let data = fast.bytes(&r);
                 let passes = self.filter.as_ref().is_none_or(|f| f.filter(data));
                 let frame = Frame {
                     number,
@@ -243,6 +244,7 @@ impl CaptureFile {
                     linktype: self.linktype,
                     data,
                     wire_len: r.wire_len,
+                    lent: Some(fast.lent()),
                 };
                 return Some((frame, passes));
             }
@@ -291,6 +293,7 @@ impl CaptureFile {
             linktype: self.linktype,
             data: packet.data,
             wire_len: packet.header.len,
+            lent: None,
         };
         Some((frame, passes))
     }

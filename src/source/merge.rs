@@ -93,6 +93,7 @@ impl Timeline {
                     linktype: self.files[i].linktype(),
                     data: &p.data,
                     wire_len: p.wire_len,
+                    lent: None,
                 });
             }
             self.recycle(i, p);

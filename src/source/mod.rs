@@ -15,6 +15,7 @@ pub use stream::StreamStop;
 
 use crate::time::Timestamp;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One captured frame, borrowed from the source's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +31,48 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// The frame's length on the wire.
     pub wire_len: u32,
+    /// The reader's buffer holding `data`, when the reader lends it: a frame kept past
+    /// the callback (the two-thread pipeline) then holds the buffer instead of a copy.
+    pub lent: Option<&'a LentBuffer>,
+}
+
+/// A read buffer shared with whoever keeps frames from it. The reader reads into it again
+/// only once every holder let go (it reads into another one meanwhile).
+#[derive(Clone, Default)]
+pub struct LentBuffer(Arc<Vec<u8>>);
+
+impl LentBuffer {
+    /// A buffer of `len` zero bytes.
+    fn zeroed(len: usize) -> LentBuffer {
+        LentBuffer(Arc::new(vec![0; len]))
+    }
+
+    /// Where `data` starts in this buffer, if it lies within it.
+    pub fn offset_of(&self, data: &[u8]) -> Option<usize> {
+        let start = (data.as_ptr() as usize).checked_sub(self.0.as_ptr() as usize)?;
+        (start + data.len() <= self.0.len()).then_some(start)
+    }
+
+    /// The buffer's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether `other` is this very buffer.
+    pub fn is(&self, other: &LentBuffer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The bytes to write into, if nobody else holds the buffer.
+    fn writable(&mut self) -> Option<&mut Vec<u8>> {
+        Arc::get_mut(&mut self.0)
+    }
+}
+
+impl std::fmt::Debug for LentBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LentBuffer({} bytes)", self.0.len())
+    }
 }
 
 /// Why a capture could not be read, or stopped being readable.
