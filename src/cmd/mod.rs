@@ -113,8 +113,10 @@ fn read_all(timeline: &mut Timeline, analyzer: &mut Analyzer, paths: &[PathBuf])
     let mut streamed_keys = KeyLogCounts::default();
     let mut progress = ReadProgress::new(paths);
     timeline.for_each(|frame| {
-        for text in streamed.iter().flat_map(|rx| rx.try_iter()) {
-            streamed_keys += analyzer.keys_mut().add_dsb(&text);
+        if let Some(rx) = &streamed {
+            for text in rx.try_iter() {
+                streamed_keys += analyzer.keys_mut().add_dsb(&text);
+            }
         }
         analyzer.push(&frame);
         progress.frame(frame.data.len());
