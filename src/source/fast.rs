@@ -163,21 +163,18 @@ impl FastPcap {
         let unread = self.pos..self.end;
         self.end -= self.pos;
         self.pos = 0;
-        if self.buf.writable().is_none() {
+        // Frames of this buffer still held: read on in another one.
+        let held = self.buf.writable().is_none().then(|| {
             let free = self.free_buffer();
-            let held = std::mem::replace(&mut self.buf, free);
-            if let Some(buf) = self.buf.writable() {
-                buf[..unread.len()].copy_from_slice(&held.bytes()[unread]);
-            }
-            if self.spare.len() < SPARE_BUFFERS {
-                self.spare.push(held);
-            }
-        } else if let Some(buf) = self.buf.writable() {
-            buf.copy_within(unread, 0);
-        }
+            std::mem::replace(&mut self.buf, free)
+        });
         let Some(buf) = self.buf.writable() else {
             return false;
         };
+        match &held {
+            Some(held) => buf[..unread.len()].copy_from_slice(&held.bytes()[unread]),
+            None => buf.copy_within(unread, 0),
+        }
         while self.end < want && !self.eof {
             match self.file.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
@@ -185,6 +182,11 @@ impl FastPcap {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => self.eof = true,
             }
+        }
+        if let Some(held) = held
+            && self.spare.len() < SPARE_BUFFERS
+        {
+            self.spare.push(held);
         }
         self.end >= want
     }
