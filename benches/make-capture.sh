@@ -8,6 +8,8 @@
 # Writes OUT.pcap (tens of MB, every connection closed before the end) and OUT.port (the
 # broker port, which `dropscope analyze --port` needs when it is not 1883).
 # SECONDS_OF_TRAFFIC and RATE (messages/s) tune the size; the defaults give ~55 MB in < 1 min.
+# MAX_PAYLOAD (bytes, default 2000) caps the messages' size: 200 gives small frames, where
+# the per-packet work weighs most against reading.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-$HERE/data/base.pcap}
@@ -52,7 +54,8 @@ TCPDUMP=$!
 PIDS+=("$TCPDUMP")
 sleep 1
 
-timeout -k 5 110 python3 "$HERE/traffic.py" --port "$PORT" --seconds "$TRAFFIC_SECONDS" --rate "$RATE"
+timeout -k 5 110 python3 "$HERE/traffic.py" --port "$PORT" --seconds "$TRAFFIC_SECONDS" --rate "$RATE" \
+  --max-size "${MAX_PAYLOAD:-2000}"
 
 sleep 1
 kill -INT "$TCPDUMP"

@@ -4,7 +4,8 @@
 Uses only mosquitto_pub / mosquitto_sub (no Python MQTT library):
 - SUBS subscribers on bench/<group>/# (QoS 0 or 1), some ending with a clean DISCONNECT
   after a message count (-C), the rest stopped by SIGTERM at the end;
-- PUBS long-lived publishers (mosquitto_pub -l) fed paced lines of 100 B – 2 KB, QoS 0 or 1,
+- PUBS long-lived publishers (mosquitto_pub -l) fed paced lines of 100 B – 2 KB (or up to
+  --max-size: small frames weigh the per-packet work against the read), QoS 0 or 1,
   so most MQTT packets travel in their own TCP segment as on a real network;
 - SHORT short-lived publishers (connect, publish one message, disconnect) spread over the run.
 
@@ -27,7 +28,10 @@ def main():
     ap.add_argument("--subs", type=int, default=8)
     ap.add_argument("--short", type=int, default=240)
     ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--max-size", type=int, default=2000, help="largest payload (at least 10)")
     a = ap.parse_args()
+    min_size = min(100, max(a.max_size, 10) // 2)
+    max_size = max(a.max_size, min_size)
     rnd = random.Random(a.seed)
     host = ["-h", "127.0.0.1", "-p", str(a.port)]
     groups = 8
@@ -61,7 +65,7 @@ def main():
         due = int(now * a.rate)
         while sent < due:
             p = pubs[rnd.randrange(len(pubs))]
-            size = rnd.randint(100, 2000)
+            size = rnd.randint(min_size, max_size)
             off = rnd.randrange(0, len(blob) - size)
             try:
                 p.stdin.write(blob[off:off + size] + b"\n")
@@ -70,7 +74,7 @@ def main():
                 pass
             sent += 1
         while n_short < a.short and now >= next_short:
-            size = rnd.randint(100, 2000)
+            size = rnd.randint(min_size, max_size)
             cmd = ["mosquitto_pub", *host, "-i", f"bench-short-{n_short}",
                    "-q", str(n_short % 2), "-t", f"bench/g{n_short % groups}/once",
                    "-m", "x" * size]

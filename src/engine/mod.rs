@@ -206,11 +206,18 @@ impl Analyzer {
     }
 
     /// Capture time has reached `now`: retire flows that closed a while ago.
+    #[inline]
     pub fn advance(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        if self.now - self.last_sweep < self.sweep_every {
-            return;
+        if self.now - self.last_sweep >= self.sweep_every {
+            self.sweep();
         }
+    }
+
+    /// Retires the flows closed longer than the linger ago (a few times a second of
+    /// capture time, not per frame).
+    #[cold]
+    fn sweep(&mut self) {
         self.last_sweep = self.now;
         let (linger, now) = (self.cfg.linger, self.now);
         self.retire_where(|f| f.closed && now - f.last > linger);

@@ -249,17 +249,28 @@ impl CaptureFile {
                 return Some((frame, passes));
             }
             Some(Next::End) => return None,
-            Some(Next::LeaveToLibpcap) => {
-                // libpcap reads on from this record: step it over the ones already read.
-                self.fast = None;
-                for _ in 0..self.frames {
-                    if self.capture.next_packet().is_err() {
-                        break;
-                    }
-                }
-            }
+            Some(Next::LeaveToLibpcap) => self.leave_to_libpcap(),
             None => {}
         }
+        self.next_from_libpcap(number)
+    }
+
+    /// The fast path gives up at this record: libpcap reads on from it, stepped over the
+    /// records already read.
+    #[cold]
+    fn leave_to_libpcap(&mut self) {
+        self.fast = None;
+        for _ in 0..self.frames {
+            if self.capture.next_packet().is_err() {
+                break;
+            }
+        }
+    }
+
+    /// `next_frame` through libpcap (pcapng, gzip, standard input, and what the fast path
+    /// left), kept out of the fast path's way.
+    #[inline(never)]
+    fn next_from_libpcap(&mut self, number: u64) -> Option<(Frame<'_>, bool)> {
         let packet = match self.capture.next_packet() {
             Ok(p) => p,
             Err(pcap::Error::NoMorePackets) => return None,
