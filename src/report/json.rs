@@ -1,5 +1,6 @@
 //! JSON and NDJSON views.
 
+use super::json_out;
 use crate::engine::Analysis;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -18,14 +19,14 @@ pub fn write_json(
         packets: &'a [serde_json::Value],
     }
     match packets {
-        Some(packets) => serde_json::to_writer_pretty(
+        Some(packets) => json_out::to_writer_pretty(
             &mut *out,
             &WithPackets {
                 analysis: a,
                 packets,
             },
         )?,
-        None => serde_json::to_writer_pretty(&mut *out, a)?,
+        None => json_out::to_writer_pretty(&mut *out, a)?,
     }
     writeln!(out)
 }
@@ -58,6 +59,6 @@ pub fn write_ndjson(
 }
 
 fn line<T: Serialize>(out: &mut impl Write, record: &'static str, body: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &Line { record, body })?;
+    json_out::to_writer(&mut *out, &Line { record, body })?;
     writeln!(out)
 }

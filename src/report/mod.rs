@@ -6,6 +6,7 @@ mod anonymize;
 pub mod digest;
 mod html;
 mod json;
+mod json_out;
 mod packets;
 mod present;
 pub mod svg;

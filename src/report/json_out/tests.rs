@@ -1,0 +1,118 @@
+//! The writer against `serde_json` itself, on every shape the reports use and more.
+
+use super::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+enum Shape {
+    Unit,
+    Newtype(u8),
+    Tuple(u8, &'static str),
+    Struct { a: Option<f64>, b: Vec<u8> },
+    Empty {},
+}
+
+#[derive(Serialize)]
+struct Inner {
+    text: String,
+    list: Vec<u32>,
+    empty: Vec<u32>,
+    none: Option<u8>,
+    floats: [f64; 6],
+    small: f32,
+}
+
+#[derive(Serialize)]
+struct Outer {
+    name: &'static str,
+    #[serde(flatten)]
+    inner: Inner,
+    shapes: Vec<Shape>,
+    by_number: BTreeMap<u16, bool>,
+    by_flag: BTreeMap<bool, char>,
+    nested: Vec<Vec<BTreeMap<String, ()>>>,
+    bytes: serde_bytes_like::Bytes,
+    big: (i128, u128, i8),
+    ip: std::net::SocketAddr,
+}
+
+/// `serialize_bytes` without a dependency for it.
+mod serde_bytes_like {
+    pub struct Bytes(pub &'static [u8]);
+    impl serde::Serialize for Bytes {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+}
+
+fn sample() -> Outer {
+    Outer {
+        name: "quote \" backslash \\ tab \t nl \n cr \r bs \u{8} ff \u{c} nul \0 us \u{1f} del \u{7f} é 🦀",
+        inner: Inner {
+            text: "plain".into(),
+            list: vec![1, 22, 333],
+            empty: vec![],
+            none: None,
+            floats: [0.0, -0.0, 1.5, 1e21, 3.0e-7, f64::NAN],
+            small: 0.1,
+        },
+        shapes: vec![
+            Shape::Unit,
+            Shape::Newtype(7),
+            Shape::Tuple(1, "x"),
+            Shape::Struct {
+                a: Some(f64::INFINITY),
+                b: vec![],
+            },
+            Shape::Empty {},
+        ],
+        by_number: [(80, true), (1883, false)].into_iter().collect(),
+        by_flag: [(true, 'y'), (false, 'n')].into_iter().collect(),
+        nested: vec![
+            vec![],
+            vec![BTreeMap::new(), [("k".to_string(), ())].into()],
+        ],
+        bytes: serde_bytes_like::Bytes(&[0, 255]),
+        big: (i128::MIN, u128::MAX, -8),
+        ip: "[2001:db8::1]:8883".parse().unwrap(),
+    }
+}
+
+#[test]
+fn writes_what_serde_json_writes_pretty_and_compact() {
+    let value = sample();
+    let mut ours = Vec::new();
+    to_writer_pretty(&mut ours, &value).unwrap();
+    let theirs = serde_json::to_vec_pretty(&value).unwrap();
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        String::from_utf8(theirs).unwrap()
+    );
+    let mut ours = Vec::new();
+    to_writer(&mut ours, &value).unwrap();
+    let theirs = serde_json::to_vec(&value).unwrap();
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        String::from_utf8(theirs).unwrap()
+    );
+}
+
+#[test]
+fn deep_nesting_indents_past_the_prepared_spaces() {
+    let mut value = serde_json::json!(1);
+    for _ in 0..40 {
+        value = serde_json::json!({ "a": [value] });
+    }
+    let mut ours = Vec::new();
+    to_writer_pretty(&mut ours, &value).unwrap();
+    assert_eq!(ours, serde_json::to_vec_pretty(&value).unwrap());
+}
+
+#[test]
+fn refuses_the_map_keys_serde_json_refuses() {
+    let map: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
+    assert!(to_writer(Vec::new(), &map).is_err());
+    assert!(serde_json::to_vec(&map).is_err());
+}
