@@ -309,12 +309,7 @@ impl Flow {
 
     /// The flow's key in a flow table.
     pub fn key(&self) -> super::FlowKey {
-        let (a, b) = (
-            (self.client.ip(), self.client.port()),
-            (self.server.ip(), self.server.port()),
-        );
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        (lo.0, lo.1, hi.0, hi.1)
+        super::FlowKey::new(self.client, self.server)
     }
 
     /// When either side first closed (FIN or RST).

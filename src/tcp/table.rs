@@ -4,20 +4,54 @@
 use crate::decode::Segment;
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-/// A connection's 4-tuple, the same from either direction.
-pub type FlowKey = (IpAddr, u16, IpAddr, u16);
+/// A connection's 4-tuple, the same from either direction: each end as its address (IPv4
+/// in the IPv4-mapped form, with the family kept apart) and port, the lower end first.
+/// Plain integers: ordering the ends and comparing keys costs a few instructions, where
+/// `IpAddr`s are compared variant first, then byte by byte.
+/// Ordered as `(IpAddr, u16, IpAddr, u16)` would be (family, then each end), which picks
+/// the flows evicted among the equally quiet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    v6: bool,
+    lo: u128,
+    lo_port: u16,
+    hi: u128,
+    hi_port: u16,
+}
+
+impl FlowKey {
+    /// The key of the connection between two ends, given in either order.
+    pub fn new(a: SocketAddr, b: SocketAddr) -> FlowKey {
+        FlowKey::of((a.ip(), a.port()), (b.ip(), b.port()))
+    }
+
+    fn of(a: (IpAddr, u16), b: (IpAddr, u16)) -> FlowKey {
+        let v6 = a.0.is_ipv6();
+        let (a, b) = ((bits(a.0), a.1), (bits(b.0), b.1));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            v6,
+            lo: lo.0,
+            lo_port: lo.1,
+            hi: hi.0,
+            hi_port: hi.1,
+        }
+    }
+}
+
+/// An address as 128 bits.
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(v6) => v6.to_bits(),
+    }
+}
 
 /// The key of the connection a segment belongs to.
 pub fn flow_key(seg: &Segment<'_>) -> FlowKey {
-    let a = (seg.src, seg.src_port);
-    let b = (seg.dst, seg.dst_port);
-    if a <= b {
-        (a.0, a.1, b.0, b.1)
-    } else {
-        (b.0, b.1, a.0, a.1)
-    }
+    FlowKey::of((seg.src, seg.src_port), (seg.dst, seg.dst_port))
 }
 
 /// Flows by 4-tuple, each with the time of its last packet beside it: finding the quietest
@@ -73,15 +107,16 @@ impl<T> FlowTable<T> {
         self.flows.values().map(|s| &s.flow)
     }
 
-    /// Removes and hands back every flow for which `pred` holds.
+    /// Removes and hands back every flow for which `pred` holds, in retirement order (see
+    /// `retire_in_order`).
     pub fn retire_where(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
-        let keys: Vec<FlowKey> = self
+        let gone = self
             .flows
             .iter()
             .filter(|(_, s)| pred(&s.flow))
-            .map(|(k, _)| *k)
+            .map(|(k, s)| (s.seen, *k))
             .collect();
-        keys.iter().filter_map(|k| self.remove(k)).collect()
+        self.retire_in_order(gone)
     }
 
     /// Removes and hands back the `1/fraction` of flows that have been quiet longest (at
@@ -91,10 +126,16 @@ impl<T> FlowTable<T> {
         let n = (by_age.len() / fraction.max(1)).max(1).min(by_age.len());
         if n < by_age.len() {
             by_age.select_nth_unstable(n);
+            by_age.truncate(n);
         }
-        by_age
-            .drain(..n)
-            .filter_map(|(_, k)| self.remove(&k))
-            .collect()
+        self.retire_in_order(by_age)
+    }
+
+    /// Removes the flows of `gone` and hands them back by their last packet, then 4-tuple,
+    /// not in the table's order: what a full cap keeps of flows retired together does not
+    /// depend on how keys hash.
+    fn retire_in_order(&mut self, mut gone: Vec<(Timestamp, FlowKey)>) -> Vec<T> {
+        gone.sort_unstable();
+        gone.iter().filter_map(|(_, k)| self.remove(k)).collect()
     }
 }
