@@ -5,14 +5,16 @@
 # ratios to the read loop are the figures that hold from one machine to the next.
 #
 #   bash benches/throughput.sh          # makes benches/data/ if missing (needs root for tcpdump)
+#   DATA=/tmp/small MAX_PAYLOAD=700 bash benches/throughput.sh   # the same with small frames
 #
 # Prints MB/s, packets/s and peak RSS of `dropscope analyze FILE --format json` (single
 # thread, page cache warm, median of RUNS runs) on the file at 1x (>1 GB) and 2x size, and
-# tshark's time on the 1x file for the ratio. Env: RUNS (5), MIN_BYTES (1050000000),
-# TSHARK_PREFIX=1 to time tshark on a 10% prefix (editcap -r) and scale it.
+# tshark's time on the 1x file for the ratio. Env: DATA (benches/data), RUNS (5),
+# MIN_BYTES (1050000000), TSHARK_PREFIX=1 to time tshark on a 10% prefix (editcap -r) and
+# scale it; MAX_PAYLOAD reaches make-capture.sh when DATA has no base capture yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=benches/data
+DATA=${DATA:-benches/data}
 RUNS=${RUNS:-5}
 MIN_BYTES=${MIN_BYTES:-1050000000}
 mkdir -p "$DATA"
