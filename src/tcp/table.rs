@@ -10,8 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 /// in the IPv4-mapped form, with the family kept apart) and port, the lower end first.
 /// Plain integers: ordering the ends and comparing keys costs a few instructions, where
 /// `IpAddr`s are compared variant first, then byte by byte.
-/// Ordered as `(IpAddr, u16, IpAddr, u16)` would be (family, then each end), which picks
-/// the flows evicted among the equally quiet.
+///
+/// Ordered as `(IpAddr, u16, IpAddr, u16)` would be (family, then each end): the order in
+/// which flows retired together are handed over (`retire_in_order`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     v6: bool,
