@@ -15,9 +15,6 @@ use std::io::{self, Write};
 
 /// Buffered bytes written out at once.
 const FLUSH_AT: usize = 256 * 1024;
-/// A newline and the spaces of 32 indentation levels, sliced for each line.
-const NEWLINE_INDENT: &[u8; 65] =
-    b"\n                                                                ";
 
 /// Writes `value` as indented JSON (two spaces a level, `serde_json::to_writer_pretty`).
 pub fn to_writer_pretty<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> io::Result<()> {
@@ -120,16 +117,10 @@ impl<W: Write> Json<W> {
             .extend_from_slice(if self.pretty { b": " } else { b":" });
     }
 
+    /// A new line, indented two spaces a level.
     fn newline(&mut self) {
-        let mut spaces = 2 * self.depth;
-        let first = spaces.min(NEWLINE_INDENT.len() - 1);
-        self.buf.extend_from_slice(&NEWLINE_INDENT[..1 + first]);
-        spaces -= first;
-        while spaces > 0 {
-            let more = spaces.min(NEWLINE_INDENT.len() - 1);
-            self.buf.extend_from_slice(&NEWLINE_INDENT[1..1 + more]);
-            spaces -= more;
-        }
+        self.buf.push(b'\n');
+        self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
     }
 
     /// A struct field's name: a Rust identifier or a serde rename, never in need of escapes.
@@ -360,10 +351,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
         variant: &'static str,
         value: &T,
     ) -> Result {
-        self.open(b'{');
-        self.element(true);
-        self.string(variant);
-        self.colon();
+        self.variant_key(variant);
         value.serialize(&mut *self)?;
         self.close(b'}', false);
         Ok(())
@@ -417,7 +405,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
 }
 
 impl<W: Write> Json<W> {
-    /// `{"Variant": ` of a tuple or struct variant, whose value follows.
+    /// `{"Variant": ` of a newtype, tuple or struct variant, whose value follows.
     fn variant_key(&mut self, variant: &str) {
         self.open(b'{');
         self.element(true);

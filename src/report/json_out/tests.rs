@@ -100,7 +100,7 @@ fn writes_what_serde_json_writes_pretty_and_compact() {
 }
 
 #[test]
-fn deep_nesting_indents_past_the_prepared_spaces() {
+fn deep_nesting_indents_as_serde_json_does() {
     let mut value = serde_json::json!(1);
     for _ in 0..40 {
         value = serde_json::json!({ "a": [value] });
