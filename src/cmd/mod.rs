@@ -94,12 +94,17 @@ fn run_pipelined(
     Ok(analyzer.finish(names, warnings, frames))
 }
 
-/// The threads an analysis runs on: `--threads`, else the cores available; one for
-/// standard input, which can be read only once.
+/// The threads an analysis runs on: [`threads`], but one for standard input, which can be
+/// read only once.
 fn threads_for(input: &InputArgs, paths: &[PathBuf]) -> usize {
     if paths.iter().any(|p| p.as_os_str() == source::STDIN) {
         return 1;
     }
+    threads(input)
+}
+
+/// The threads asked for: `--threads`, else the cores available.
+pub fn threads(input: &InputArgs) -> usize {
     input
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

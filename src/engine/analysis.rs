@@ -78,7 +78,7 @@ impl EngineStats {
 }
 
 /// Everything dropscope concluded from one capture (or capture set).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Analysis {
     /// The files read, in order.
     pub captures: Vec<String>,
@@ -92,4 +92,36 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Every MQTT (or MQTT-over-TLS) connection, in order of first frame.
     pub connections: Vec<Judged>,
+}
+
+/// An analysis as it is written, with `connections` in place of its connections (the JSON
+/// view writes them on several threads and splices them in).
+#[derive(Serialize)]
+pub struct AnalysisView<'a, C> {
+    captures: &'a [String],
+    stats: &'a EngineStats,
+    warnings: &'a [ReadWarning],
+    summary: &'a Summary,
+    findings: &'a [Finding],
+    connections: C,
+}
+
+impl Analysis {
+    /// This analysis as it is written, with `connections` in place of its connections.
+    pub fn with_connections<C: Serialize>(&self, connections: C) -> AnalysisView<'_, C> {
+        AnalysisView {
+            captures: &self.captures,
+            stats: &self.stats,
+            warnings: &self.warnings,
+            summary: &self.summary,
+            findings: &self.findings,
+            connections,
+        }
+    }
+}
+
+impl Serialize for Analysis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.with_connections(&self.connections).serialize(s)
+    }
 }

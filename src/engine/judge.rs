@@ -7,22 +7,15 @@ use crate::session::Connection;
 use crate::time::Timestamp;
 use crate::verdict::{Judged, rejudge};
 
-/// Judges each connection alone, as of capture time `now`. The records are taken from the
-/// back and their vector shrunk as it goes, so records and judged records are not all held
-/// twice at the peak.
-pub fn judge_each(mut conns: Vec<Connection>, cfg: &Config, now: Timestamp) -> Vec<Judged> {
+/// Judges each connection alone, as of capture time `now`. The records stay where they
+/// are: a judged connection holds its record's box.
+pub fn judge_each(conns: Vec<Box<Connection>>, cfg: &Config, now: Timestamp) -> Vec<Judged> {
     let mut thresholds = cfg.thresholds.clone();
     thresholds.capture_end = now;
-    let mut judged = Vec::with_capacity(conns.len());
-    let step = (conns.len() / 8).max(1024);
-    while let Some(c) = conns.pop() {
-        judged.push(Judged::judge(c, &thresholds));
-        if conns.len().is_multiple_of(step) {
-            conns.shrink_to_fit();
-        }
-    }
-    judged.reverse();
-    judged
+    conns
+        .into_iter()
+        .map(|c| Judged::judge(c, &thresholds))
+        .collect()
 }
 
 /// Judges connections across each other: takeovers, mass closes and NAT expiries (against

@@ -10,7 +10,7 @@ mod pipeline;
 mod shard;
 mod tracked;
 
-pub use analysis::{Analysis, EngineStats};
+pub use analysis::{Analysis, AnalysisView, EngineStats};
 pub use config::Config;
 pub use judge::{judge_across, judge_each};
 pub use pipeline::analyze_pipelined;
@@ -36,7 +36,12 @@ pub struct Analyzer {
     cfg: Config,
     limits: SessionLimits,
     flows: FlowTable<Tracked>,
-    retired: Vec<Connection>,
+    /// Boxed: a record is over a kilobyte, and sorting and judging them moves only pointers.
+    #[expect(
+        clippy::vec_box,
+        reason = "records are sorted and judged by moving their boxes"
+    )]
+    retired: Vec<Box<Connection>>,
     /// Records kept of connections never established (see `Config::max_attempts`).
     attempts_kept: usize,
     known_mqtt_servers: FxHashSet<SocketAddr>,
@@ -382,7 +387,7 @@ impl Analyzer {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;
         }
-        self.retired.push(c);
+        self.retired.push(Box::new(c));
     }
 
     /// Takes in what the engines of the other shards found (each retired whole): their
@@ -425,7 +430,7 @@ impl Analyzer {
     /// which judges them with their context).
     /// A connection read as MQTT only tentatively is kept if its server carried MQTT on
     /// another connection retired so far; otherwise it is counted as not MQTT.
-    pub fn take_retired(&mut self) -> Vec<Connection> {
+    pub fn take_retired(&mut self) -> Vec<Box<Connection>> {
         let known = &self.known_mqtt_servers;
         let before = self.retired.len();
         let mut kept = std::mem::take(&mut self.retired);
@@ -448,26 +453,9 @@ impl Analyzer {
     }
 }
 
-/// Sorts connections by (first frame, id) in place. A record is a kilobyte or more:
-/// sorting the records themselves moves each one log n times, and sorting into a new vector
-/// holds every record twice at the peak; so the keys are sorted and the records put in their
-/// places by following the permutation's cycles, each moved about once.
-fn sort_by_first_frame(conns: &mut [Connection]) {
-    let mut order: Vec<usize> = (0..conns.len()).collect();
-    order.sort_unstable_by_key(|&i| (conns[i].first_frame, conns[i].id));
-    // order[k] is the index of the record that belongs at k; a done place has order[k] = k.
-    for start in 0..order.len() {
-        let mut k = start;
-        while order[k] != k {
-            let src = order[k];
-            order[k] = k;
-            if src == start {
-                break;
-            }
-            conns.swap(k, src);
-            k = src;
-        }
-    }
+/// Sorts connections by (first frame, id): records are boxed, so only pointers move.
+fn sort_by_first_frame(conns: &mut [Box<Connection>]) {
+    conns.sort_unstable_by_key(|c| (c.first_frame, c.id));
 }
 
 /// The session stage's limits from the configuration.
@@ -485,17 +473,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_are_sorted_by_first_frame_then_id_in_place() {
+    fn records_are_sorted_by_first_frame_then_id() {
         // Every permutation of four records, with a tie on the first frame.
         let keys = [(7, 3), (2, 0), (7, 1), (5, 2)];
         let mut perm = [0, 1, 2, 3];
         for _ in 0..24 {
-            let mut conns: Vec<Connection> = perm
+            let mut conns: Vec<Box<Connection>> = perm
                 .iter()
                 .map(|&i| {
                     let mut c = Connection::sample(60);
                     (c.first_frame, c.id) = keys[i];
-                    c
+                    Box::new(c)
                 })
                 .collect();
             sort_by_first_frame(&mut conns);

@@ -347,7 +347,7 @@ fn write_report(dir: Option<&Path>, name: &str, a: &Analysis) -> Result<(), Live
 fn write_report_files(dir: &Path, a: &Analysis) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut json = std::io::BufWriter::new(std::fs::File::create(dir.join("analysis.json"))?);
-    crate::report::write_json(a, None, &mut json)?;
+    crate::report::write_json(a, None, 1, &mut json)?;
     json.flush()?;
     let charts = crate::report::svg::charts(a)?;
     for c in &charts {

@@ -134,7 +134,7 @@ impl Window {
             }
         }
         ctx.extend(fresh.iter().cloned());
-        let stubs: Vec<Connection> = analyzer
+        let stubs: Vec<Box<Connection>> = analyzer
             .sessions()
             .filter_map(|s| {
                 let (at, connect) = s.connect()?;
@@ -143,7 +143,7 @@ impl Window {
                     stub.client_id = Some(connect.client_id.clone());
                     stub.connect = Some(at);
                     stub.clean_session = Some(connect.clean_session);
-                    stub
+                    Box::new(stub)
                 })
             })
             .collect();

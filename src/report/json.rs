@@ -1,32 +1,49 @@
 //! JSON and NDJSON views.
 
 use super::json_out;
-use crate::engine::Analysis;
+use crate::engine::{Analysis, AnalysisView};
 use serde::Serialize;
 use std::io::{self, Write};
 
 /// The whole analysis as one JSON object; with `packets` (`--packets`), every MQTT packet
-/// too, in frame order, under `"packets"`.
+/// too, in frame order, under `"packets"`. With `threads` above one, the connections are
+/// written on that many threads (the same bytes).
 pub fn write_json(
     a: &Analysis,
     packets: Option<&[serde_json::Value]>,
+    threads: usize,
     out: &mut impl Write,
 ) -> io::Result<()> {
     #[derive(Serialize)]
-    struct WithPackets<'a> {
+    struct WithPackets<'a, C> {
         #[serde(flatten)]
-        analysis: &'a Analysis,
+        analysis: AnalysisView<'a, C>,
         packets: &'a [serde_json::Value],
     }
-    match packets {
-        Some(packets) => json_out::to_writer_pretty(
+    match (packets, threads > 1) {
+        (Some(packets), true) => json_out::to_writer_pretty_spliced(
             &mut *out,
             &WithPackets {
-                analysis: a,
+                analysis: a.with_connections(json_out::Hole),
+                packets,
+            },
+            &a.connections,
+            threads,
+        )?,
+        (Some(packets), false) => json_out::to_writer_pretty(
+            &mut *out,
+            &WithPackets {
+                analysis: a.with_connections(&a.connections),
                 packets,
             },
         )?,
-        None => json_out::to_writer_pretty(&mut *out, a)?,
+        (None, true) => json_out::to_writer_pretty_spliced(
+            &mut *out,
+            &a.with_connections(json_out::Hole),
+            &a.connections,
+            threads,
+        )?,
+        (None, false) => json_out::to_writer_pretty(&mut *out, a)?,
     }
     writeln!(out)
 }

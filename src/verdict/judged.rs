@@ -14,7 +14,7 @@ use std::ops::Deref;
 pub struct Judged {
     /// The facts.
     #[serde(flatten)]
-    pub connection: Connection,
+    pub connection: Box<Connection>,
     /// Why it ended.
     pub verdict: Verdict,
     /// For a `nat_idle_expiry`, the verdict if the path went dark instead (an outage): the
@@ -25,7 +25,8 @@ pub struct Judged {
 
 impl Judged {
     /// Judges one connection: the verdict and the facts derived from it.
-    pub fn judge(connection: Connection, thresholds: &super::Thresholds) -> Judged {
+    pub fn judge(connection: impl Into<Box<Connection>>, thresholds: &super::Thresholds) -> Judged {
+        let connection = connection.into();
         let verdict = super::classify(&connection, thresholds);
         let outage_reading = (verdict.cause == Cause::NatIdleExpiry)
             .then(|| Box::new(super::outage_reading(&connection, thresholds)));

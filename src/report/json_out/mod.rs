@@ -8,9 +8,12 @@
 //! and memory"). Numbers are formatted by the crates `serde_json` uses (itoa, zmij).
 
 mod map_key;
+mod splice;
 
 use map_key::MapKey;
 use serde::ser::{self, Serialize};
+use splice::{HOLE, Splice};
+pub use splice::{Hole, to_writer_pretty_spliced};
 use std::io::{self, Write};
 
 /// Buffered bytes written out at once.
@@ -27,12 +30,7 @@ pub fn to_writer<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> io::Resu
 }
 
 fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, pretty: bool) -> io::Result<()> {
-    let mut json = Json {
-        out,
-        buf: Vec::with_capacity(FLUSH_AT + 4096),
-        pretty,
-        depth: 0,
-    };
+    let mut json = Json::new(out, pretty);
     value.serialize(&mut json).map_err(Error::into_io)?;
     json.flush()
 }
@@ -70,9 +68,21 @@ struct Json<W> {
     buf: Vec<u8>,
     pretty: bool,
     depth: usize,
+    /// The array to write where the value holds a [`Hole`].
+    splice: Option<Splice>,
 }
 
 impl<W: Write> Json<W> {
+    fn new(out: W, pretty: bool) -> Json<W> {
+        Json {
+            out,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            pretty,
+            depth: 0,
+            splice: None,
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.write_all(&self.buf)?;
         self.buf.clear();
@@ -327,7 +337,10 @@ impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
         Ok(())
     }
 
-    fn serialize_unit_struct(self, _name: &'static str) -> Result {
+    fn serialize_unit_struct(self, name: &'static str) -> Result {
+        if name == HOLE {
+            return self.fill_hole();
+        }
         self.serialize_unit()
     }
 

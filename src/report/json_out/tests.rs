@@ -116,3 +116,86 @@ fn refuses_the_map_keys_serde_json_refuses() {
     assert!(to_writer(Vec::new(), &map).is_err());
     assert!(serde_json::to_vec(&map).is_err());
 }
+
+/// A value whose array sits inside an object, beside other fields, and under a flatten.
+#[derive(Serialize)]
+struct Holder<'a, C> {
+    before: &'a str,
+    #[serde(flatten)]
+    wrapped: Wrapped<C>,
+    after: u8,
+}
+
+#[derive(Serialize)]
+struct Wrapped<C> {
+    nested: Vec<u8>,
+    items: C,
+}
+
+fn holder<C>(items: C) -> Holder<'static, C> {
+    Holder {
+        before: "b",
+        wrapped: Wrapped {
+            nested: vec![1],
+            items,
+        },
+        after: 2,
+    }
+}
+
+#[test]
+fn a_spliced_array_is_what_one_thread_writes() {
+    // Around the chunk size (64), empty, and one element; items with nested objects.
+    for n in [0, 1, 63, 64, 65, 200] {
+        let items: Vec<Outer> = (0..n).map(|_| sample()).collect();
+        let mut one = Vec::new();
+        to_writer_pretty(&mut one, &holder(&items)).unwrap();
+        for threads in 1..=4 {
+            let mut spliced = Vec::new();
+            to_writer_pretty_spliced(&mut spliced, &holder(Hole), &items, threads).unwrap();
+            assert_eq!(
+                String::from_utf8(spliced).unwrap(),
+                String::from_utf8(one.clone()).unwrap(),
+                "{n} items on {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_second_hole_is_an_error_and_the_threads_stop() {
+    let items = vec![1u8; 1000];
+    let two = (Hole, Hole);
+    assert!(to_writer_pretty_spliced(Vec::new(), &two, &items, 2).is_err());
+    // No hole at all: the threads are never told to start, and stop when writing ends.
+    let mut out = Vec::new();
+    to_writer_pretty_spliced(&mut out, &[1u8], &items, 3).unwrap();
+    assert_eq!(out, b"[\n  1\n]");
+}
+
+/// A writer that fails after `left` bytes.
+struct FailsAfter {
+    left: usize,
+}
+
+impl Write for FailsAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() > self.left {
+            return Err(io::Error::other("disk full"));
+        }
+        self.left -= buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_writer_stops_the_splice_with_its_error() {
+    let items: Vec<Outer> = (0..500).map(|_| sample()).collect();
+    let err = to_writer_pretty_spliced(FailsAfter { left: 100_000 }, &holder(Hole), &items, 2)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "disk full");
+}
