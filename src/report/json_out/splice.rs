@@ -53,7 +53,8 @@ where
     T: Serialize + ?Sized,
     E: Serialize + Sync,
 {
-    let threads = threads.max(1);
+    // No more threads than chunks: a few connections are not worth a thread each.
+    let threads = threads.min(items.len().div_ceil(CHUNK)).max(1);
     std::thread::scope(|s| {
         let mut splice = Splice {
             threads: Vec::with_capacity(threads),
