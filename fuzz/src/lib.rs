@@ -196,7 +196,8 @@ pub fn pipeline(data: &[u8]) {
         dropscope::report::write_table(&analysis, false, &mut sink).expect("sink");
         dropscope::report::write_table(&analysis, true, &mut sink).expect("sink");
         dropscope::report::write_packets(&analysis, &mut sink).expect("sink");
-        dropscope::report::write_json(&analysis, None, &mut sink).expect("sink");
+        // Two threads: the connections go through the spliced writer.
+        dropscope::report::write_json(&analysis, None, 2, &mut sink).expect("sink");
     }
 }
 
