@@ -84,15 +84,22 @@ fn write_chunks<E: Serialize>(
     chunks: &SyncSender<Result<Vec<u8>>>,
 ) {
     let Ok(depth) = depth.recv() else { return };
+    // One writer for every chunk: its buffer is reused, each chunk's bytes sent away.
+    let mut json = Json::new(Vec::new(), true);
+    json.depth = depth;
     for (i, chunk) in items.chunks(CHUNK).enumerate().skip(k).step_by(n) {
-        let mut json = Json::new(Vec::new(), true);
-        json.depth = depth;
         let written = chunk.iter().enumerate().try_for_each(|(j, item)| {
             json.element(i == 0 && j == 0);
             item.serialize(&mut json)
         });
         let written = written.and_then(|()| json.flush().map_err(Error));
-        if chunks.send(written.map(|()| json.out)).is_err() {
+        let failed = written.is_err();
+        // After an error the writer is left mid-element: it is sent, and nothing after it.
+        if chunks
+            .send(written.map(|()| std::mem::take(&mut json.out)))
+            .is_err()
+            || failed
+        {
             return;
         }
     }
