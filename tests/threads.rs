@@ -1,6 +1,6 @@
-//! One analysis on one thread and on two gives byte-identical output, on every bundled
-//! capture (plain, pcapng, TLS with its keys, WebSocket, a rotated set): flows sharded across
-//! threads are merged back in the same order with the same findings.
+//! One analysis on one thread and on two gives byte-identical output (JSON and NDJSON), on
+//! every bundled capture (plain, pcapng, TLS with its keys, WebSocket, a rotated set): flows
+//! sharded across threads are merged back in the same order with the same findings.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,17 +48,19 @@ fn two_threads_give_the_output_of_one() {
     assert!(inputs.len() > 40, "the bundled captures are found");
     for (capture, keys) in &inputs {
         let capture = capture.to_str().expect("utf-8 path");
-        let mut base = vec!["analyze", capture, "--format", "json", "--timeline"];
-        let keys = keys.as_ref().map(|k| k.to_str().expect("utf-8 path"));
-        if let Some(k) = keys {
-            base.extend(["--keylog", k]);
+        for format in ["json", "ndjson"] {
+            let mut base = vec!["analyze", capture, "--format", format, "--timeline"];
+            let keys = keys.as_ref().map(|k| k.to_str().expect("utf-8 path"));
+            if let Some(k) = keys {
+                base.extend(["--keylog", k]);
+            }
+            let one = dropscope(&[&base[..], &["--threads", "1"]].concat());
+            let two = dropscope(&[&base[..], &["--threads", "2"]].concat());
+            assert!(one.len() > 100, "{capture}: an analysis was written");
+            assert!(
+                one == two,
+                "{capture}: {format} on --threads 2 differs from --threads 1"
+            );
         }
-        let one = dropscope(&[&base[..], &["--threads", "1"]].concat());
-        let two = dropscope(&[&base[..], &["--threads", "2"]].concat());
-        assert!(one.len() > 100, "{capture}: an analysis was written");
-        assert!(
-            one == two,
-            "{capture}: --threads 2 differs from --threads 1"
-        );
     }
 }

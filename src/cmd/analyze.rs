@@ -33,15 +33,13 @@ pub fn analyze(args: AnalyzeArgs) -> ExitCode {
         }
         rows
     });
+    let threads = super::threads(&args.input);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match (args.format, args.packets) {
         (Format::Text, true) => report::write_packets(&shown, &mut out),
         (Format::Text, false) => report::write_table(&shown, args.all, &mut out),
-        (Format::Json, _) => {
-            let threads = super::threads(&args.input);
-            report::write_json(&shown, packets.as_deref(), threads, &mut out)
-        }
-        (Format::Ndjson, _) => report::write_ndjson(&shown, packets.as_deref(), &mut out),
+        (Format::Json, _) => report::write_json(&shown, packets.as_deref(), threads, &mut out),
+        (Format::Ndjson, _) => report::write_ndjson(&shown, packets.as_deref(), threads, &mut out),
     };
     let code = match written.and_then(|_| out.flush()) {
         Err(e) => super::output_failed(&e).unwrap_or(ExitCode::SUCCESS),

@@ -48,6 +48,7 @@ pub fn write_json(
     writeln!(out)
 }
 
+/// One NDJSON line: the record's kind, then its fields.
 #[derive(Serialize)]
 struct Line<'a, T: Serialize> {
     record: &'static str,
@@ -57,25 +58,40 @@ struct Line<'a, T: Serialize> {
 
 /// One JSON object per line: with `packets` (`--packets`) each MQTT packet first
 /// (`"record": "packet"`, in frame order), then each connection (`"record": "connection"`),
-/// each finding (`"record": "finding"`) and the summary (`"record": "summary"`).
+/// each finding (`"record": "finding"`) and the summary (`"record": "summary"`). With
+/// `threads` above one, the connections' lines are written on that many threads (the same
+/// bytes).
 pub fn write_ndjson(
     a: &Analysis,
     packets: Option<&[serde_json::Value]>,
+    threads: usize,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    for p in packets.into_iter().flatten() {
-        line(out, "packet", p)?;
+    let packet = |body| Line {
+        record: "packet",
+        body,
+    };
+    json_out::to_writer_lines(&mut *out, packets.into_iter().flatten().map(packet))?;
+    let connection = |body| Line {
+        record: "connection",
+        body,
+    };
+    if threads > 1 {
+        let lines: Vec<_> = a.connections.iter().map(connection).collect();
+        json_out::to_writer_lines_spliced(&mut *out, &lines, threads)?;
+    } else {
+        json_out::to_writer_lines(&mut *out, a.connections.iter().map(connection))?;
     }
-    for c in &a.connections {
-        line(out, "connection", c)?;
-    }
-    for f in &a.findings {
-        line(out, "finding", f)?;
-    }
-    line(out, "summary", &a.summary)
-}
-
-fn line<T: Serialize>(out: &mut impl Write, record: &'static str, body: &T) -> io::Result<()> {
-    json_out::to_writer(&mut *out, &Line { record, body })?;
-    writeln!(out)
+    let finding = |body| Line {
+        record: "finding",
+        body,
+    };
+    json_out::to_writer_lines(&mut *out, a.findings.iter().map(finding))?;
+    json_out::to_writer_lines(
+        &mut *out,
+        [Line {
+            record: "summary",
+            body: &a.summary,
+        }],
+    )
 }

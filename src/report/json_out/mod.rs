@@ -13,7 +13,7 @@ mod splice;
 use map_key::MapKey;
 use serde::ser::{self, Serialize};
 use splice::{HOLE, Splice};
-pub use splice::{Hole, to_writer_pretty_spliced};
+pub use splice::{Hole, to_writer_lines_spliced, to_writer_pretty_spliced};
 use std::io::{self, Write};
 
 /// Buffered bytes written out at once.
@@ -21,17 +21,23 @@ const FLUSH_AT: usize = 256 * 1024;
 
 /// Writes `value` as indented JSON (two spaces a level, `serde_json::to_writer_pretty`).
 pub fn to_writer_pretty<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> io::Result<()> {
-    write(out, value, true)
-}
-
-/// Writes `value` as JSON on one line (`serde_json::to_writer`).
-pub fn to_writer<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> io::Result<()> {
-    write(out, value, false)
-}
-
-fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T, pretty: bool) -> io::Result<()> {
-    let mut json = Json::new(out, pretty);
+    let mut json = Json::new(out, true);
     value.serialize(&mut json).map_err(Error::into_io)?;
+    json.flush()
+}
+
+/// Writes each of `items` as JSON on a line of its own (NDJSON: `serde_json::to_writer`
+/// and a newline each), all through one buffer.
+pub fn to_writer_lines<W: Write, T: Serialize>(
+    out: W,
+    items: impl IntoIterator<Item = T>,
+) -> io::Result<()> {
+    let mut json = Json::new(out, false);
+    for item in items {
+        item.serialize(&mut json).map_err(Error::into_io)?;
+        json.buf.push(b'\n');
+        json.flush_if_full().map_err(Error::into_io)?;
+    }
     json.flush()
 }
 

@@ -1,12 +1,13 @@
-//! An array whose elements are written on several threads and spliced, in order, into the
-//! output where the value being written holds a [`Hole`]. Writing the connections is most
-//! of the end of an analysis, after every frame was read, when the other cores are idle.
+//! Many elements written on several threads and spliced, in order, into one output: the
+//! elements of an array, where the value being written holds a [`Hole`], or NDJSON lines.
+//! Writing the connections is most of the end of an analysis, after every frame was read,
+//! when the other cores are idle.
 //!
-//! The element threads learn the depth they write at from the writer when it reaches the
-//! hole, write their elements in chunks (thread `k` of `n` takes chunks `k`, `k + n`, …) and
-//! hand each over through a channel of its own; the writer takes the chunks round the
-//! threads, so the bytes are what one thread writes, and at most a few chunks a thread are
-//! held at once. If writing stops early, the threads find their channel closed and stop.
+//! Thread `k` of `n` writes chunks `k`, `k + n`, … of the elements (those of an array once
+//! the writer, reaching the hole, tells it the depth) and hands each over through a channel
+//! of its own; the writer takes the chunks round the threads, so the bytes are what one
+//! thread writes, and at most a few chunks a thread are held at once. If writing stops
+//! early, the threads find their channel closed and stop.
 
 use super::{Error, Json, Result};
 use serde::ser::{Serialize, Serializer};
@@ -29,15 +30,11 @@ impl Serialize for Hole {
     }
 }
 
-/// The threads writing the array, seen from the writer.
+/// The threads writing the array, seen from the writer: where to send each the depth,
+/// and where its chunks come from.
 pub(super) struct Splice {
-    threads: Vec<ElementThread>,
-}
-
-/// One thread writing elements: where to send it the depth, and where its chunks come from.
-struct ElementThread {
-    depth: SyncSender<usize>,
-    chunks: Receiver<Result<Vec<u8>>>,
+    depths: Vec<SyncSender<usize>>,
+    chunks: Vec<Receiver<Result<Vec<u8>>>>,
 }
 
 /// Writes `value` as indented JSON (as `to_writer_pretty`), with the array of `items`
@@ -57,16 +54,15 @@ where
     let threads = threads.min(items.len().div_ceil(CHUNK)).max(1);
     std::thread::scope(|s| {
         let mut splice = Splice {
-            threads: Vec::with_capacity(threads),
+            depths: Vec::with_capacity(threads),
+            chunks: Vec::with_capacity(threads),
         };
         for k in 0..threads {
             let (depth_tx, depth_rx) = sync_channel(1);
             let (chunk_tx, chunk_rx) = sync_channel(AHEAD);
-            s.spawn(move || write_chunks(items, k, threads, &depth_rx, &chunk_tx));
-            splice.threads.push(ElementThread {
-                depth: depth_tx,
-                chunks: chunk_rx,
-            });
+            s.spawn(move || write_elements(items, k, threads, &depth_rx, &chunk_tx));
+            splice.depths.push(depth_tx);
+            splice.chunks.push(chunk_rx);
         }
         let mut json = Json::new(out, true);
         json.splice = Some(splice);
@@ -75,8 +71,9 @@ where
     })
 }
 
-/// One element thread: once told the depth, writes chunks `k`, `k + n`, … of `items`.
-fn write_chunks<E: Serialize>(
+/// One element thread of an indented array: once told the depth, writes chunks `k`,
+/// `k + n`, … of `items` as the array's elements.
+fn write_elements<E: Serialize>(
     items: &[E],
     k: usize,
     n: usize,
@@ -87,22 +84,83 @@ fn write_chunks<E: Serialize>(
     // One writer for every chunk: its buffer is reused, each chunk's bytes sent away.
     let mut json = Json::new(Vec::new(), true);
     json.depth = depth;
-    for (i, chunk) in items.chunks(CHUNK).enumerate().skip(k).step_by(n) {
-        let written = chunk.iter().enumerate().try_for_each(|(j, item)| {
-            json.element(i == 0 && j == 0);
+    write_chunks(items, k, n, chunks, |first, chunk| {
+        chunk.iter().enumerate().try_for_each(|(j, item)| {
+            json.element(first && j == 0);
             item.serialize(&mut json)
-        });
-        let written = written.and_then(|()| json.flush().map_err(Error));
+        })?;
+        json.flush().map_err(Error)?;
+        Ok(std::mem::take(&mut json.out))
+    });
+}
+
+/// Chunks `k`, `k + n`, … of `items`, each written by `write` (told whether it is the
+/// first chunk) and sent in turn; stops at the first error, which is sent, or when the
+/// reader is gone.
+fn write_chunks<E>(
+    items: &[E],
+    k: usize,
+    n: usize,
+    chunks: &SyncSender<Result<Vec<u8>>>,
+    mut write: impl FnMut(bool, &[E]) -> Result<Vec<u8>>,
+) {
+    for (i, chunk) in items.chunks(CHUNK).enumerate().skip(k).step_by(n) {
+        let written = write(i == 0, chunk);
         let failed = written.is_err();
-        // After an error the writer is left mid-element: it is sent, and nothing after it.
-        if chunks
-            .send(written.map(|()| std::mem::take(&mut json.out)))
-            .is_err()
-            || failed
-        {
+        if chunks.send(written).is_err() || failed {
             return;
         }
     }
+}
+
+/// Every chunk the threads send, in order (round the threads), each given to `take`.
+/// Returns whether there was any.
+fn take_in_order(
+    threads: &[Receiver<Result<Vec<u8>>>],
+    mut take: impl FnMut(Vec<u8>) -> Result,
+) -> Result<bool> {
+    let mut any = false;
+    loop {
+        for chunks in threads {
+            let Ok(chunk) = chunks.recv() else {
+                return Ok(any);
+            };
+            take(chunk?)?;
+            any = true;
+        }
+    }
+}
+
+/// Writes each of `items` as JSON on a line of its own (as `to_writer_lines` does), the
+/// lines written on `threads` threads and output in order.
+pub fn to_writer_lines_spliced<W, E>(mut out: W, items: &[E], threads: usize) -> io::Result<()>
+where
+    W: Write,
+    E: Serialize + Sync,
+{
+    let threads = threads.min(items.len().div_ceil(CHUNK)).max(1);
+    std::thread::scope(|s| {
+        let receivers: Vec<_> = (0..threads)
+            .map(|k| {
+                let (chunk_tx, chunk_rx) = sync_channel(AHEAD);
+                s.spawn(move || {
+                    let mut json = Json::new(Vec::new(), false);
+                    write_chunks(items, k, threads, &chunk_tx, |_, chunk| {
+                        for item in chunk {
+                            item.serialize(&mut json)?;
+                            json.buf.push(b'\n');
+                        }
+                        json.flush().map_err(Error)?;
+                        Ok(std::mem::take(&mut json.out))
+                    });
+                });
+                chunk_rx
+            })
+            .collect();
+        take_in_order(&receivers, |chunk| out.write_all(&chunk).map_err(Error))
+            .map_err(Error::into_io)?;
+        Ok(())
+    })
 }
 
 impl<W: Write> Json<W> {
@@ -114,23 +172,15 @@ impl<W: Write> Json<W> {
             ))
         })?;
         self.open(b'[');
-        for t in &splice.threads {
+        for depth in &splice.depths {
             // A thread gone is found at its channel below.
-            let _ = t.depth.send(self.depth);
+            let _ = depth.send(self.depth);
         }
-        let mut empty = true;
-        'chunks: loop {
-            for t in &splice.threads {
-                let Ok(chunk) = t.chunks.recv() else {
-                    break 'chunks;
-                };
-                let chunk = chunk?;
-                self.flush().map_err(Error)?;
-                self.out.write_all(&chunk).map_err(Error)?;
-                empty = false;
-            }
-        }
-        self.close(b']', empty);
+        let any = take_in_order(&splice.chunks, |chunk| {
+            self.flush().map_err(Error)?;
+            self.out.write_all(&chunk).map_err(Error)
+        })?;
+        self.close(b']', !any);
         Ok(())
     }
 }

@@ -91,8 +91,10 @@ fn writes_what_serde_json_writes_pretty_and_compact() {
         String::from_utf8(theirs).unwrap()
     );
     let mut ours = Vec::new();
-    to_writer(&mut ours, &value).unwrap();
-    let theirs = serde_json::to_vec(&value).unwrap();
+    to_writer_lines(&mut ours, [&value, &value]).unwrap();
+    let mut theirs = serde_json::to_vec(&value).unwrap();
+    theirs.push(b'\n');
+    theirs.extend_from_within(..);
     assert_eq!(
         String::from_utf8(ours).unwrap(),
         String::from_utf8(theirs).unwrap()
@@ -113,7 +115,7 @@ fn deep_nesting_indents_as_serde_json_does() {
 #[test]
 fn refuses_the_map_keys_serde_json_refuses() {
     let map: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
-    assert!(to_writer(Vec::new(), &map).is_err());
+    assert!(to_writer_lines(Vec::new(), [&map]).is_err());
     assert!(serde_json::to_vec(&map).is_err());
 }
 
@@ -163,6 +165,25 @@ fn a_spliced_array_is_what_one_thread_writes() {
 }
 
 #[test]
+fn spliced_lines_are_what_one_thread_writes() {
+    for n in [0, 1, 63, 64, 65, 200] {
+        let items: Vec<Outer> = (0..n).map(|_| sample()).collect();
+        let mut one = Vec::new();
+        to_writer_lines(&mut one, &items).unwrap();
+        assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), n);
+        for threads in 1..=4 {
+            let mut spliced = Vec::new();
+            to_writer_lines_spliced(&mut spliced, &items, threads).unwrap();
+            assert_eq!(
+                String::from_utf8(spliced).unwrap(),
+                String::from_utf8(one.clone()).unwrap(),
+                "{n} lines on {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_second_hole_is_an_error_and_the_threads_stop() {
     let items = vec![1u8; 1000];
     let two = (Hole, Hole);
@@ -198,4 +219,16 @@ fn a_failing_writer_stops_the_splice_with_its_error() {
     let err = to_writer_pretty_spliced(FailsAfter { left: 100_000 }, &holder(Hole), &items, 2)
         .unwrap_err();
     assert_eq!(err.to_string(), "disk full");
+    let err = to_writer_lines_spliced(FailsAfter { left: 100_000 }, &items, 3).unwrap_err();
+    assert_eq!(err.to_string(), "disk full");
+}
+
+#[test]
+fn an_element_that_fails_stops_the_spliced_lines_with_its_error() {
+    let mut items: Vec<BTreeMap<Vec<u8>, u8>> = vec![BTreeMap::new(); 300];
+    items[150].insert(vec![1], 1);
+    let mut out = Vec::new();
+    assert!(to_writer_lines_spliced(&mut out, &items, 2).is_err());
+    // Only the chunks before the one that failed were written: two of 64 lines.
+    assert_eq!(out, b"{}\n".repeat(128));
 }
