@@ -28,98 +28,20 @@ PY=/usr/bin/python3          # the Debian python, which has python3-paho-mqtt
 C_IP=10.77.1.2 B_IP=10.77.2.2
 SCENARIO_TIMEOUT=120         # seconds; any single scenario attempt is killed after this
 JOBS=${JOBS:-6}              # scenarios run side by side (most of their time is waiting)
-NODE_LAB=${NODE_LAB:-/var/cache/dropscope-lab-node}
 
-log() { printf '%s [%s] %s\n' "$(date +%T)" "${SCEN:-main}" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+SELF=$HERE/make-aedes-captures.sh LAB=aedes
+# shellcheck source=lab/lab.sh
+source "$LABPY/lab.sh"
 
 # ---------------------------------------------------------------- setup ------------
 need_packages() {
-  local pkgs=(mosquitto mosquitto-clients tcpdump tshark iptables conntrack python3 python3-paho-mqtt
-              iproute2 wireshark-common procps coreutils ethtool)
-  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
-  local missing=()
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
+  install_missing mosquitto mosquitto-clients tcpdump tshark iptables conntrack python3 \
+    python3-paho-mqtt iproute2 wireshark-common procps coreutils ethtool
+  command -v node >/dev/null && command -v npm >/dev/null || install_missing nodejs npm
 }
 
-# aedes, ws and MQTT.js from lab/node/package.json, installed outside the repo
-node_ready() {
-  command -v node >/dev/null && command -v npm >/dev/null || die "node/npm not installed"
-  if [[ ! -e $NODE_LAB/node_modules/aedes/package.json ]] || ! cmp -s "$LABPY/node/package.json" "$NODE_LAB/package.json"; then
-    mkdir -p "$NODE_LAB"
-    cp "$LABPY/node/package.json" "$NODE_LAB/"
-    ( cd "$NODE_LAB" && timeout 180 npm install --no-audit --no-fund --loglevel=error ) >&2 || die "npm install failed"
-  fi
-}
+lab_up() { lab_net "dsa-$(printf '%s' "$1" | md5sum | cut -c1-8)" "dropscope-aedes.$1" no-offload; }
 
-PIDS=()
-WORK=""
-NS=""
-cns() { ip netns exec "$NS-c" "$@"; }
-tcns() { local t=$1; shift; timeout -k 2 "$t" ip netns exec "$NS-c" "$@"; }  # bounded
-gns() { ip netns exec "$NS-g" "$@"; }
-bns() { ip netns exec "$NS-b" "$@"; }
-
-lab_cleanup() {
-  local pid ns
-  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
-  if [[ -n $NS ]]; then
-    for ns in "$NS-c" "$NS-g" "$NS-b"; do
-      if [[ -e /run/netns/$ns ]]; then
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-      fi
-    done
-  fi
-  [[ -n $WORK && -z ${KEEP:-} ]] && rm -rf "$WORK"
-  return 0
-}
-
-lab_up() {
-  NS=dsa-$(printf '%s' "$1" | md5sum | cut -c1-8)
-  WORK=$(mktemp -d "/tmp/dropscope-aedes.$1.XXXX")
-  chmod 0755 "$WORK"   # mosquitto may drop root to user mosquitto and must read its config
-  trap lab_cleanup EXIT
-  trap 'exit 143' TERM INT
-  local ns
-  for ns in c g b; do ip netns del "$NS-$ns" 2>/dev/null || true; ip netns add "$NS-$ns"; done
-  ip link add c0 netns "$NS-c" type veth peer name g0 netns "$NS-g"
-  ip link add g1 netns "$NS-g" type veth peer name b0 netns "$NS-b"
-  cns ip addr add $C_IP/24 dev c0
-  gns ip addr add 10.77.1.1/24 dev g0
-  gns ip addr add 10.77.2.1/24 dev g1
-  bns ip addr add $B_IP/24 dev b0
-  for ns in c g b; do ip -n "$NS-$ns" link set lo up; done
-  cns ip link set c0 up; gns ip link set g0 up; gns ip link set g1 up; bns ip link set b0 up
-  cns ip route add default via 10.77.1.1
-  bns ip route add default via 10.77.2.1
-  gns sysctl -qw net.ipv4.ip_forward=1
-  # keep offloads from merging segments in the captures
-  cns ethtool -K c0 tso off gso off gro off >/dev/null 2>&1 || true
-  bns ethtool -K b0 tso off gso off gro off >/dev/null 2>&1 || true
-}
-
-# bg CMD...: start in the background and remember it; bg_in c|g|b CMD... runs CMD in a
-# namespace and leaves its real pid in $! (ip netns exec and env exec CMD), so signals reach it
-bg() { "$@" & PIDS+=($!); }
-bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
-
-# wait_for SECONDS WHAT CMD...: poll until CMD succeeds, bounded
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$((SECONDS + secs))
-  until "$@" 2>/dev/null; do
-    ((SECONDS < end)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 listening() { ip netns exec "$NS-b" ss -ltn | grep -q ":1883 "; }
 
 # aedes_start [aedes_tcp.js options...]
@@ -147,30 +69,6 @@ mosquitto_start() {
   bg_in b mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.out" 2>&1
   BROKER_PID=$!
   wait_for 5 "mosquitto listening" listening
-}
-
-# cap_start VAR side file: record on the broker's (b0) or client's (c0) veth
-cap_start() {
-  local var=$1 side=$2 file=$3; shift 3
-  local ifc=b0 ns=$NS-b
-  [[ $side == client ]] && ifc=c0 ns=$NS-c
-  ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode "$@" -w "$file" >"$WORK/$var.tcpdump.log" 2>&1 &
-  PIDS+=($!)
-  printf -v "$var" '%s' "$!"
-  wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$var.tcpdump.log"
-}
-
-cap_stop() {
-  local pid f
-  sleep 0.3   # let the last packets reach the capture
-  for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-  for f in "$WORK"/*.tcpdump.log; do   # a capture that lost packets is no ground truth
-    [[ -e $f ]] || continue
-    if grep -Eq '^[1-9][0-9]* packets dropped by (kernel|interface)' "$f"; then
-      die "tcpdump lost packets: $(grep dropped "$f" | tr '\n' ' ')"
-    fi
-  done
 }
 
 nat_gateway() {  # nat_gateway CONNTRACK_TIMEOUT: MASQUERADE, loose 0, INVALID dropped
@@ -592,16 +490,6 @@ sc_mqttjs-mosquitto-nat() {
 }
 
 # ---------------------------------------------------------------- driver -----------
-all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }
-
-run_one() {  # run one scenario in this process
-  SCEN=$1
-  declare -F "sc_$1" >/dev/null || die "no scenario $1"
-  lab_up "$1"
-  "sc_$1"
-  log "done"
-}
-
 main() {
   [[ ${1:-} == --list ]] && { all_scenarios; exit 0; }
   [[ ${1:-} == --one ]] && { run_one "$2"; exit 0; }
@@ -609,31 +497,10 @@ main() {
   need_packages
   node_ready
   mkdir -p "$OUT"
-  local scen=("$@")
-  ((${#scen[@]})) || mapfile -t scen < <(all_scenarios)
-  local start=$SECONDS failed=() pids=() names=() i s
-  trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done' EXIT
-  for s in "${scen[@]}"; do
-    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
-    log "starting $s"
-    # a second attempt if the first fails: a few scenarios race reconnect timers
-    ( timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-aedes-captures.sh" --one "$s" ||
-      { echo "first attempt failed; retrying"; timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-aedes-captures.sh" --one "$s"; }
-    ) >"/tmp/dropscope-aedes.$s.log" 2>&1 &
-    pids+=($!); names+=("$s")
-  done
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      failed+=("${names[$i]}")
-      log "scenario ${names[$i]} FAILED; its log:"; tail -20 "/tmp/dropscope-aedes.${names[$i]}.log" >&2
-    else
-      grep -E '^  |retrying' "/tmp/dropscope-aedes.${names[$i]}.log" >&2 || true
-      rm -f "/tmp/dropscope-aedes.${names[$i]}.log"
-    fi
-  done
-  trap - EXIT
+  local start=$SECONDS
+  lab_run "$@"
   log "finished in $((SECONDS - start)) s; $(du -sh "$OUT" | cut -f1) in $OUT"
-  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"
 }
 
 main "$@"

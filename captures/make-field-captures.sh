@@ -345,30 +345,12 @@ field_main() {
   fi
   ((EUID == 0)) || { echo "run as root (sudo $0)" >&2; exit 1; }
   need_packages
-  local pkg
-  for pkg in nmap; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"
-  done
-  local scen=("$@") failed=() pids=() names=() i s
+  install_missing nmap
+  local scen=("$@")
   ((${#scen[@]})) || mapfile -t scen < <(field_scenarios)
-  for s in "${scen[@]}"; do
-    log "starting $s"
-    ( timeout -k 5 "$SCENARIO_TIMEOUT" "$FIELD_HERE/make-field-captures.sh" --one "$s" ||
-      { echo "first attempt failed; retrying"; timeout -k 5 "$SCENARIO_TIMEOUT" "$FIELD_HERE/make-field-captures.sh" --one "$s"; }
-    ) >"/tmp/dropscope-field.$s.log" 2>&1 &
-    pids+=($!); names+=("$s")
-  done
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      failed+=("${names[$i]}")
-      log "scenario ${names[$i]} FAILED; its log:"; tail -20 "/tmp/dropscope-field.${names[$i]}.log" >&2
-    else
-      grep -E '^  ' "/tmp/dropscope-field.${names[$i]}.log" >&2 || true
-      rm -f "/tmp/dropscope-field.${names[$i]}.log"
-    fi
-  done
-  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  SELF=$FIELD_HERE/make-field-captures.sh LAB=field
+  lab_run "${scen[@]}"
+  ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"
 }
 
 field_main "$@"

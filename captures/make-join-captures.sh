@@ -25,72 +25,21 @@ OUT=${OUT:-$HERE/join}
 PY=/usr/bin/python3
 C_IP=10.77.1.2 B_IP=10.77.2.2
 SCENARIO_TIMEOUT=90
+JOBS=${JOBS:-14}
 
-log() { printf '%s [%s] %s\n' "$(date +%T)" "${SCEN:-main}" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+SELF=$HERE/make-join-captures.sh LAB=join
+# shellcheck source=lab/lab.sh
+source "$LABPY/lab.sh"
 
 need_packages() {
-  local pkgs=(mosquitto mosquitto-clients tcpdump tshark iptables conntrack python3
-              python3-paho-mqtt iproute2 wireshark-common procps coreutils)
-  local missing=() p
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
-}
-
-PIDS=() WORK="" NS=""
-cns() { ip netns exec "$NS-c" "$@"; }
-tcns() { local t=$1; shift; timeout -k 2 "$t" ip netns exec "$NS-c" "$@"; }
-gns() { ip netns exec "$NS-g" "$@"; }
-
-lab_cleanup() {
-  local pid ns
-  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
-  for ns in "$NS-c" "$NS-g" "$NS-b"; do
-    [[ -e /run/netns/$ns ]] || continue
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  [[ -n $WORK && -z ${KEEP:-} ]] && rm -rf "$WORK"
-  return 0
+  install_missing mosquitto mosquitto-clients tcpdump tshark iptables conntrack python3 \
+    python3-paho-mqtt iproute2 wireshark-common procps coreutils
 }
 
 lab_up() {
-  NS=dsj-$1
-  WORK=$(mktemp -d "/tmp/dropscope-join.$1.XXXX")
-  chmod 0755 "$WORK"
-  trap lab_cleanup EXIT
-  trap 'exit 143' TERM INT
-  local ns
-  for ns in c g b; do ip netns del "$NS-$ns" 2>/dev/null || true; ip netns add "$NS-$ns"; done
-  ip link add c0 netns "$NS-c" type veth peer name g0 netns "$NS-g"
-  ip link add g1 netns "$NS-g" type veth peer name b0 netns "$NS-b"
-  cns ip addr add $C_IP/24 dev c0
-  gns ip addr add 10.77.1.1/24 dev g0
-  gns ip addr add 10.77.2.1/24 dev g1
-  ip -n "$NS-b" addr add $B_IP/24 dev b0
-  for ns in c g b; do ip -n "$NS-$ns" link set lo up; done
-  cns ip link set c0 up; gns ip link set g0 up; gns ip link set g1 up; ip -n "$NS-b" link set b0 up
-  cns ip route add default via 10.77.1.1
-  ip -n "$NS-b" route add default via 10.77.2.1
-  gns sysctl -qw net.ipv4.ip_forward=1
+  lab_net "dsj-$1" "dropscope-join.$1"
+  CAPS=()
   gns iptables -t nat -A POSTROUTING -o g1 -j MASQUERADE --random
-}
-
-bg() { "$@" & PIDS+=($!); }
-bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
-
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$((SECONDS + secs))
-  until "$@" 2>/dev/null; do
-    ((SECONDS < end)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
 }
 
 broker_start() {
@@ -341,16 +290,6 @@ sc_broker-restart() {
 }
 
 # ------------------------------------------------------------- driver --------------
-all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }
-
-run_one() {
-  SCEN=$1 CAPS=()
-  declare -F "sc_$1" >/dev/null || die "no scenario $1"
-  lab_up "$1"
-  "sc_$1"
-  log "done"
-}
-
 main() {
   [[ ${1:-} == --list ]] && { all_scenarios; exit 0; }
   [[ ${1:-} == --one ]] && { run_one "$2"; exit 0; }
@@ -358,22 +297,8 @@ main() {
   need_packages
   modprobe nf_conntrack 2>/dev/null || true
   mkdir -p "$OUT"
-  local scen=("$@") pids=() names=() failed=() i s
-  ((${#scen[@]})) || mapfile -t scen < <(all_scenarios)
-  for s in "${scen[@]}"; do
-    log "starting $s"
-    timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-join-captures.sh" --one "$s" >"/tmp/dropscope-join.$s.log" 2>&1 &
-    pids+=($!); names+=("$s")
-  done
-  for i in "${!pids[@]}"; do
-    if wait "${pids[$i]}"; then
-      rm -f "/tmp/dropscope-join.${names[$i]}.log"
-    else
-      failed+=("${names[$i]}")
-      log "${names[$i]} FAILED:"; tail -20 "/tmp/dropscope-join.${names[$i]}.log" >&2
-    fi
-  done
-  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  lab_run "$@"
+  ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"
   log "done; $(du -sh "$OUT" | cut -f1) in $OUT"
 }
 

@@ -15,8 +15,7 @@
 # (OpenSSL's keylog callback, since OpenSSL has no SSLKEYLOGFILE of its own), and the
 # Python clients set SSLContext.keylog_filename.  Their union is saved as tls/NAME.keys,
 # next to tls/NAME.pcap; lab/expect.py decrypts with it (tshark -o tls.keylog_file:...)
-# and writes tls/NAME.expected.json.  Helpers are copied from make-captures.sh, which is
-# left as it is.
+# and writes tls/NAME.expected.json.  The lab's helpers and driver are in lab/lab.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,23 +26,16 @@ C_IP=10.77.1.2 B_IP=10.77.2.2
 SCENARIO_TIMEOUT=120
 JOBS=${JOBS:-12}
 
-log() { printf '%s [%s] %s\n' "$(date +%T)" "${SCEN:-main}" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+SELF=$HERE/make-tls-captures.sh LAB=tls
+# shellcheck source=lab/lab.sh
+source "$LABPY/lab.sh"
 
 # ---------------------------------------------------------------- setup ------------
 need_packages() {
-  local pkgs=(mosquitto mosquitto-clients tcpdump tshark iptables conntrack openssl gcc libc6-dev
-              python3 python3-paho-mqtt iproute2 wireshark-common procps coreutils)
-  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)   # the MQTT.js scenario
-  local missing=()
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
+  install_missing mosquitto mosquitto-clients tcpdump tshark iptables conntrack openssl gcc \
+    libc6-dev python3 python3-paho-mqtt iproute2 wireshark-common procps coreutils
+  # the MQTT.js scenario
+  command -v node >/dev/null && command -v npm >/dev/null || install_missing nodejs npm
 }
 
 # make_pki DIR: certificates (openssl, EC P-256) and the key log shim, shared by all scenarios
@@ -99,66 +91,12 @@ CNF
   [[ -s $d/expired.crt && -s $d/sslkeylog.so ]] || die "PKI incomplete in $d"
 }
 
-PIDS=()
-WORK=""
-NS=""
-cns() { ip netns exec "$NS-c" "$@"; }
-tcns() { local t=$1; shift; timeout -k 2 "$t" ip netns exec "$NS-c" "$@"; }
-gns() { ip netns exec "$NS-g" "$@"; }
-bns() { ip netns exec "$NS-b" "$@"; }
-
-lab_cleanup() {
-  local pid ns
-  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
-  if [[ -n $NS ]]; then
-    for ns in "$NS-c" "$NS-g" "$NS-b"; do
-      if [[ -e /run/netns/$ns ]]; then
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-      fi
-    done
-  fi
-  [[ -n $WORK && -z ${KEEP:-} ]] && rm -rf "$WORK"
-  [[ -n ${OWN_PKI:-} && -z ${KEEP:-} ]] && rm -rf "$OWN_PKI"
-  return 0
-}
-
 lab_up() {
   # namespace names: dst-<hash> (scenario names are too long for some tools' 15-char limits)
-  NS=dst-$(printf '%s' "$1" | md5sum | cut -c1-8)
-  WORK=$(mktemp -d "/tmp/dropscope-tls.$1.XXXX")
-  chmod 0755 "$WORK"
-  trap lab_cleanup EXIT
-  trap 'exit 143' TERM INT
+  # TLS segments are bigger than plain MQTT: offloads would merge them in the captures
+  lab_net "dst-$(printf '%s' "$1" | md5sum | cut -c1-8)" "dropscope-tls.$1" no-offload
   if [[ -z ${PKI:-} ]]; then OWN_PKI=$(mktemp -d /tmp/dropscope-tls-pki.XXXX); chmod 0755 "$OWN_PKI"; PKI=$OWN_PKI; make_pki "$PKI"; fi
   SHIM=$PKI/sslkeylog.so
-  local ns
-  for ns in c g b; do ip netns del "$NS-$ns" 2>/dev/null || true; ip netns add "$NS-$ns"; done
-  ip link add c0 netns "$NS-c" type veth peer name g0 netns "$NS-g"
-  ip link add g1 netns "$NS-g" type veth peer name b0 netns "$NS-b"
-  cns ip addr add $C_IP/24 dev c0
-  gns ip addr add 10.77.1.1/24 dev g0
-  gns ip addr add 10.77.2.1/24 dev g1
-  bns ip addr add $B_IP/24 dev b0
-  for ns in c g b; do ip -n "$NS-$ns" link set lo up; done
-  cns ip link set c0 up; gns ip link set g0 up; gns ip link set g1 up; bns ip link set b0 up
-  cns ip route add default via 10.77.1.1
-  bns ip route add default via 10.77.2.1
-  gns sysctl -qw net.ipv4.ip_forward=1
-  # TLS segments are bigger than plain MQTT; keep offloads from merging them in captures
-  for x in "c c0" "b b0"; do set -- $x; ip netns exec "$NS-$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true; done
-}
-
-bg() { "$@" & PIDS+=($!); }
-bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
-
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$((SECONDS + secs))
-  until "$@" 2>/dev/null; do
-    ((SECONDS < end)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
 }
 
 # broker_start PORT [extra config lines...]; BROKER_TLS_MAX=1.2 caps the broker at TLS 1.2
@@ -184,29 +122,6 @@ broker_start() {
   bg_in b "${env[@]}" mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.out" 2>&1
   BROKER_PID=$!
   wait_for 5 "broker listening" bash -c "ip netns exec $NS-b ss -ltn | grep -q ':$port '"
-}
-
-cap_start() {
-  local var=$1 side=$2 file=$3; shift 3
-  local ifc=b0 ns=$NS-b
-  [[ $side == client ]] && ifc=c0 ns=$NS-c
-  ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode "$@" -w "$file" >"$WORK/$var.tcpdump.log" 2>&1 &
-  PIDS+=($!)
-  printf -v "$var" '%s' "$!"
-  wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$var.tcpdump.log"
-}
-
-cap_stop() {
-  local pid f
-  sleep 0.3
-  for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-  for f in "$WORK"/*.tcpdump.log; do
-    [[ -e $f ]] || continue
-    if grep -Eq '^[1-9][0-9]* packets dropped by (kernel|interface)' "$f"; then
-      die "tcpdump lost packets: $(grep dropped "$f" | tr '\n' ' ')"
-    fi
-  done
 }
 
 # mosquitto clients with the key log shim: mpub/msub [timeout] ARGS... (TLS args added)
@@ -560,17 +475,8 @@ sc_tls13-disconnect-rst() {
 }
 
 # MQTT.js (Node) over TLS, key log from the socket's 'keylog' event.  The npm package is
-# installed outside the repo ($NODE_LAB, default /var/cache/dropscope-lab-node) from
-# lab/node/package.json; without node/npm or the registry this scenario fails alone.
-NODE_LAB=${NODE_LAB:-/var/cache/dropscope-lab-node}
-node_ready() {
-  command -v node >/dev/null && command -v npm >/dev/null || die "node/npm not installed"
-  if [[ ! -e $NODE_LAB/node_modules/mqtt/package.json ]] || ! cmp -s "$LABPY/node/package.json" "$NODE_LAB/package.json"; then
-    mkdir -p "$NODE_LAB"
-    cp "$LABPY/node/package.json" "$NODE_LAB/"
-    ( cd "$NODE_LAB" && timeout 120 npm install --no-audit --no-fund --loglevel=error ) >&2 || die "npm install mqtt failed"
-  fi
-}
+# installed outside the repo by node_ready (lab/lab.sh); without node/npm or the registry
+# this scenario fails alone.
 sc_tls13-mqttjs() {
   local n=tls13-mqttjs
   node_ready
@@ -592,16 +498,6 @@ sc_tls13-mqttjs() {
 }
 
 # ---------------------------------------------------------------- driver -----------
-all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }
-
-run_one() {
-  SCEN=$1
-  declare -F "sc_$1" >/dev/null || die "no scenario $1"
-  lab_up "$1"
-  "sc_$1"
-  log "done"
-}
-
 main() {
   [[ ${1:-} == --list ]] && { all_scenarios; exit 0; }
   [[ ${1:-} == --one ]] && { run_one "$2"; exit 0; }
@@ -609,32 +505,14 @@ main() {
   need_packages
   modprobe nf_conntrack 2>/dev/null || true
   mkdir -p "$OUT"
-  PKI=$(mktemp -d /tmp/dropscope-tls-pki.XXXX); chmod 0755 "$PKI"; export PKI
+  # one PKI for every scenario (exported), removed when the driver exits
+  OWN_PKI=$(mktemp -d /tmp/dropscope-tls-pki.XXXX); chmod 0755 "$OWN_PKI"; PKI=$OWN_PKI; export PKI
   make_pki "$PKI"
-  local scen=("$@")
-  ((${#scen[@]})) || mapfile -t scen < <(all_scenarios)
-  local start=$SECONDS failed=() pids=() names=() i
-  trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; [[ -z ${KEEP:-} ]] && rm -rf "$PKI"' EXIT
-  for s in "${scen[@]}"; do
-    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
-    log "starting $s"
-    ( timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-tls-captures.sh" --one "$s" ||
-      { echo "first attempt failed; retrying"; timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-tls-captures.sh" --one "$s"; }
-    ) >"/tmp/dropscope-tls.$s.log" 2>&1 &
-    pids+=($!); names+=("$s")
-  done
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      failed+=("${names[$i]}")
-      log "scenario ${names[$i]} FAILED; its log:"; tail -20 "/tmp/dropscope-tls.${names[$i]}.log" >&2
-    else
-      grep -E '^  ' "/tmp/dropscope-tls.${names[$i]}.log" >&2 || true
-      rm -f "/tmp/dropscope-tls.${names[$i]}.log"
-    fi
-  done
+  local start=$SECONDS
+  lab_run "$@"
   [[ $OUT == "$HERE/tls" ]] && "$PY" "$LABPY/readme_tls_table.py" "$OUT" "$HERE/README.md"
   log "finished in $((SECONDS - start)) s; $(du -sh "$OUT" | cut -f1) in $OUT"
-  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"
 }
 
 main "$@"

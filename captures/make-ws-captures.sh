@@ -30,36 +30,16 @@ C_IP=10.77.1.2 B_IP=10.77.2.2
 WS_PORT=8080 WSS_PORT=8443 TCP_PORT=1883
 SCENARIO_TIMEOUT=120         # seconds; any single scenario attempt is killed after this
 JOBS=${JOBS:-6}
-NODE_LAB=${NODE_LAB:-/var/cache/dropscope-lab-node}
 
-log() { printf '%s [%s] %s\n' "$(date +%T)" "${SCEN:-main}" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+SELF=$HERE/make-ws-captures.sh LAB=ws
+# shellcheck source=lab/lab.sh
+source "$LABPY/lab.sh"
 
 # ---------------------------------------------------------------- setup ------------
 need_packages() {
-  local pkgs=(mosquitto tcpdump tshark iptables openssl gcc libc6-dev python3 python3-paho-mqtt
-              iproute2 wireshark-common procps coreutils ethtool)
-  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
-  local missing=()
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
-}
-
-# aedes, ws and MQTT.js from lab/node/package.json, installed outside the repo (shared with
-# make-tls-captures.sh, which installs the same file there)
-node_ready() {
-  command -v node >/dev/null && command -v npm >/dev/null || die "node/npm not installed"
-  if [[ ! -e $NODE_LAB/node_modules/aedes/package.json ]] || ! cmp -s "$LABPY/node/package.json" "$NODE_LAB/package.json"; then
-    mkdir -p "$NODE_LAB"
-    cp "$LABPY/node/package.json" "$NODE_LAB/"
-    ( cd "$NODE_LAB" && timeout 180 npm install --no-audit --no-fund --loglevel=error ) >&2 || die "npm install failed"
-  fi
+  install_missing mosquitto tcpdump tshark iptables openssl gcc libc6-dev python3 \
+    python3-paho-mqtt iproute2 wireshark-common procps coreutils ethtool
+  command -v node >/dev/null && command -v npm >/dev/null || install_missing nodejs npm
 }
 
 # make_pki DIR: a lab CA, the broker's certificate (10.77.2.2, broker.lab), the key log shim
@@ -81,67 +61,15 @@ make_pki() {
   [[ -s $d/server.crt && -s $d/sslkeylog.so ]] || die "PKI incomplete in $d"
 }
 
-PIDS=()
-WORK=""
-NS=""
-cns() { ip netns exec "$NS-c" "$@"; }
-tcns() { local t=$1; shift; timeout -k 2 "$t" ip netns exec "$NS-c" "$@"; }
-bns() { ip netns exec "$NS-b" "$@"; }
-
-lab_cleanup() {
-  local pid ns
-  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
-  if [[ -n $NS ]]; then
-    for ns in "$NS-c" "$NS-g" "$NS-b"; do
-      if [[ -e /run/netns/$ns ]]; then
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-      fi
-    done
-  fi
-  [[ -n $WORK && -z ${KEEP:-} ]] && rm -rf "$WORK"
-  [[ -n ${OWN_PKI:-} && -z ${KEEP:-} ]] && rm -rf "$OWN_PKI"
-  return 0
-}
-
 lab_up() {
-  NS=dsw-$(printf '%s' "$1" | md5sum | cut -c1-8)
-  WORK=$(mktemp -d "/tmp/dropscope-ws.$1.XXXX")
-  chmod 0755 "$WORK"
-  trap lab_cleanup EXIT
-  trap 'exit 143' TERM INT
+  lab_net "dsw-$(printf '%s' "$1" | md5sum | cut -c1-8)" "dropscope-ws.$1" no-offload
   if [[ -z ${PKI:-} ]]; then OWN_PKI=$(mktemp -d /tmp/dropscope-ws-pki.XXXX); chmod 0755 "$OWN_PKI"; PKI=$OWN_PKI; make_pki "$PKI"; fi
   SHIM=$PKI/sslkeylog.so
-  local ns
-  for ns in c g b; do ip netns del "$NS-$ns" 2>/dev/null || true; ip netns add "$NS-$ns"; done
-  ip link add c0 netns "$NS-c" type veth peer name g0 netns "$NS-g"
-  ip link add g1 netns "$NS-g" type veth peer name b0 netns "$NS-b"
-  cns ip addr add $C_IP/24 dev c0
-  ip netns exec "$NS-g" ip addr add 10.77.1.1/24 dev g0
-  ip netns exec "$NS-g" ip addr add 10.77.2.1/24 dev g1
-  bns ip addr add $B_IP/24 dev b0
-  for ns in c g b; do ip -n "$NS-$ns" link set lo up; done
-  cns ip link set c0 up; ip netns exec "$NS-g" ip link set g0 up; ip netns exec "$NS-g" ip link set g1 up; bns ip link set b0 up
-  cns ip route add default via 10.77.1.1
-  bns ip route add default via 10.77.2.1
-  ip netns exec "$NS-g" sysctl -qw net.ipv4.ip_forward=1
-  # keep offloads from merging segments in the captures
-  for x in "c c0" "b b0"; do set -- $x; ip netns exec "$NS-$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true; done
 }
 
-bg() { "$@" & PIDS+=($!); }
 # pid_of PATTERN: the client process itself (python3 or node), not its timeout/ip/env wrappers
 pid_of() { pgrep -f "^(/usr/bin/python3|node) .*$1" | head -1; }
-bg_in() { local ns=$1; shift; ip netns exec "$NS-$ns" "$@" & PIDS+=($!); }
 
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$((SECONDS + secs))
-  until "$@" 2>/dev/null; do
-    ((SECONDS < end)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 listening() { ip netns exec "$NS-b" ss -ltn | grep -q ":$1 "; }
 # no_established PORT: no client connection to PORT is still established (client's side)
 no_established() { ! ip netns exec "$NS-c" ss -Htn state established "( dport = :$1 )" | grep -q .; }
@@ -191,29 +119,6 @@ aedes_start() {
   wait_for 5 "aedes listening" listening $WS_PORT
 }
 broker_start() { if [[ $1 == mosquitto ]]; then shift; mosquitto_start "$@"; else shift; aedes_start "$@"; fi; }
-
-cap_start() {
-  local var=$1 side=$2 file=$3; shift 3
-  local ifc=b0 ns=$NS-b
-  [[ $side == client ]] && ifc=c0 ns=$NS-c
-  ip netns exec "$ns" tcpdump -Z root -i "$ifc" -s 0 -B 16384 -U --immediate-mode "$@" -w "$file" >"$WORK/$var.tcpdump.log" 2>&1 &
-  PIDS+=($!)
-  printf -v "$var" '%s' "$!"
-  wait_for 5 "tcpdump on $side" grep -q "listening on" "$WORK/$var.tcpdump.log"
-}
-
-cap_stop() {
-  local pid f
-  sleep 0.3
-  for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-  for f in "$WORK"/*.tcpdump.log; do
-    [[ -e $f ]] || continue
-    if grep -Eq '^[1-9][0-9]* packets dropped by (kernel|interface)' "$f"; then
-      die "tcpdump lost packets: $(grep dropped "$f" | tr '\n' ' ')"
-    fi
-  done
-}
 
 # ---------------------------------------------------------------- clients ----------
 port_of() { case $1 in ws) echo $WS_PORT ;; wss) echo $WSS_PORT ;; tcp) echo $TCP_PORT ;; esac; }
@@ -549,16 +454,6 @@ sc_ws-mqtt5-refused-aedes() {
 }
 
 # ---------------------------------------------------------------- driver -----------
-all_scenarios() { declare -F | awk '{print $3}' | sed -n 's/^sc_//p'; }
-
-run_one() {
-  SCEN=$1
-  declare -F "sc_$1" >/dev/null || die "no scenario $1"
-  lab_up "$1"
-  "sc_$1"
-  log "done"
-}
-
 main() {
   [[ ${1:-} == --list ]] && { all_scenarios; exit 0; }
   [[ ${1:-} == --one ]] && { run_one "$2"; exit 0; }
@@ -566,32 +461,14 @@ main() {
   need_packages
   node_ready
   mkdir -p "$OUT"
-  PKI=$(mktemp -d /tmp/dropscope-ws-pki.XXXX); chmod 0755 "$PKI"; export PKI
+  # one PKI for every scenario (exported), removed when the driver exits
+  OWN_PKI=$(mktemp -d /tmp/dropscope-ws-pki.XXXX); chmod 0755 "$OWN_PKI"; PKI=$OWN_PKI; export PKI
   make_pki "$PKI"
-  local scen=("$@")
-  ((${#scen[@]})) || mapfile -t scen < <(all_scenarios)
-  local start=$SECONDS failed=() pids=() names=() i s
-  trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; [[ -z ${KEEP:-} ]] && rm -rf "$PKI"' EXIT
-  for s in "${scen[@]}"; do
-    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
-    log "starting $s"
-    ( timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-ws-captures.sh" --one "$s" ||
-      { echo "first attempt failed; retrying"; timeout -k 5 "$SCENARIO_TIMEOUT" "$HERE/make-ws-captures.sh" --one "$s"; }
-    ) >"/tmp/dropscope-ws.$s.log" 2>&1 &
-    pids+=($!); names+=("$s")
-  done
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      failed+=("${names[$i]}")
-      log "scenario ${names[$i]} FAILED; its log:"; tail -20 "/tmp/dropscope-ws.${names[$i]}.log" >&2
-    else
-      grep -E '^  ' "/tmp/dropscope-ws.${names[$i]}.log" >&2 || true
-      rm -f "/tmp/dropscope-ws.${names[$i]}.log"
-    fi
-  done
+  local start=$SECONDS
+  lab_run "$@"
   [[ $OUT == "$HERE/ws" ]] && "$PY" "$LABPY/ws_readme_table.py" "$OUT" "$HERE/README.md"
   log "finished in $((SECONDS - start)) s; $(du -sh "$OUT" | cut -f1) in $OUT"
-  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+  ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"
 }
 
 main "$@"
