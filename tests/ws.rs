@@ -1,7 +1,7 @@
 //! MQTT over WebSocket: every capture in `captures/ws/` (real mosquitto and aedes listeners,
 //! ws and wss, paho, MQTT.js and a raw client, both vantage points; made by
 //! `captures/make-ws-captures.sh`) analyzed with no port flag (wss with the key log saved
-//! beside it), against the verdicts written beside it. The MQTT packet counts of each
+//! beside it, and without it), against the verdicts written beside it. The MQTT packet counts of each
 //! expected file come from an independent decoder: `captures/lab/expect.py` frames MQTT in
 //! the unmasked WebSocket payloads tshark gives, per direction.
 
@@ -32,11 +32,12 @@ fn names() -> Vec<String> {
     names
 }
 
-fn analyze(capture: &Path) -> Value {
+/// The analysis of a capture, with its key log when `with_keys` and it has one.
+fn analyze(capture: &Path, with_keys: bool) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropscope"));
     cmd.args(["analyze", "--format", "json"]).arg(capture);
     let keys = capture.with_extension("keys");
-    if keys.exists() {
+    if with_keys && keys.exists() {
         cmd.arg("--keylog").arg(keys);
     }
     let out = cmd.output().expect("run dropscope");
@@ -44,10 +45,11 @@ fn analyze(capture: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// Every expected connection of a capture with what dropscope made of it.
-fn judged(name: &str) -> Vec<(Value, Value)> {
+/// Every expected connection of a capture with what dropscope made of it (with the key
+/// log, when `with_keys`).
+fn judged(name: &str, with_keys: bool) -> Vec<(Value, Value)> {
     let ex = expected(name);
-    let got = analyze(&ws_dir().join(ex["capture"].as_str().unwrap()));
+    let got = analyze(&ws_dir().join(ex["capture"].as_str().unwrap()), with_keys);
     ex["connections"]
         .as_array()
         .unwrap()
@@ -69,7 +71,7 @@ fn judged(name: &str) -> Vec<(Value, Value)> {
 fn causes_and_transports_hold_over_websocket_without_port_flags() {
     let (mut total, mut right, mut misses) = (0, 0, Vec::new());
     for name in names() {
-        for (want, c) in judged(&name) {
+        for (want, c) in judged(&name, true) {
             total += 1;
             let transport = want["transport"].as_str().unwrap_or("tcp");
             assert_eq!(c["transport"], transport, "{name} {}", want["client"]);
@@ -106,7 +108,7 @@ fn independent_count(note: &str) -> Option<u64> {
 fn mqtt_packets_inside_websocket_equal_an_independent_decoder() {
     let mut checked = 0;
     for name in names() {
-        for (want, c) in judged(&name) {
+        for (want, c) in judged(&name, true) {
             let Some(n) = want["note"].as_str().and_then(independent_count) else {
                 continue;
             };
@@ -128,7 +130,7 @@ fn mqtt_packets_inside_websocket_equal_an_independent_decoder() {
 fn the_same_scenario_gets_the_same_verdict_over_ws_and_tcp() {
     for scenario in ["clean", "keepalive-stalled", "client-killed"] {
         let by_id = |name: &str| -> BTreeMap<String, Value> {
-            judged(name)
+            judged(name, true)
                 .into_iter()
                 .map(|(w, c)| (w["client_id"].as_str().unwrap().to_string(), c))
                 .collect()
@@ -149,12 +151,12 @@ fn the_same_scenario_gets_the_same_verdict_over_ws_and_tcp() {
 
 #[test]
 fn websocket_facts_are_in_the_record() {
-    let refused = judged("ws-upgrade-refused-aedes");
+    let refused = judged("ws-upgrade-refused-aedes", true);
     let (_, c) = &refused[0];
     assert_eq!(c["ws"]["status"], 401);
     assert_eq!(c["verdict"]["code"], 401);
     assert_eq!(c["ws"]["path"], "/mqtt");
-    let closes = judged("ws-close-no-disconnect-mosquitto");
+    let closes = judged("ws-close-no-disconnect-mosquitto", true);
     let (want, c) = &closes[0];
     let code = want["code"].as_u64().unwrap();
     assert_eq!(c["ws"]["closes"]["client"]["code"], code);
@@ -162,10 +164,32 @@ fn websocket_facts_are_in_the_record() {
         c["verdict"]["rule"],
         "client_websocket_close_without_disconnect"
     );
-    let killed = judged("ws-client-killed-mosquitto");
+    let killed = judged("ws-client-killed-mosquitto", true);
     assert!(
         killed
             .iter()
             .all(|(_, c)| c["ws"]["closed_without_close_frame"]["client"] == true)
     );
+}
+
+/// wss read without its key log: the upgrade is told from the first records' sizes and the
+/// WebSocket framing taken off every record after it (MQTT.js's packets, written a field a
+/// frame, joined again), so cause, layer and side are those the plaintext gives; the codes
+/// stay encrypted.
+#[test]
+fn wss_without_keys_is_told_from_record_sizes() {
+    let mut total = 0;
+    for name in names().into_iter().filter(|n| n.starts_with("wss-")) {
+        for (want, c) in judged(&name, false) {
+            total += 1;
+            let who = format!("{name} {}", want["client"]);
+            assert_eq!(c["transport"], "wss", "{who}");
+            assert_eq!(c["basis"], "inferred", "{who}");
+            assert_eq!(c["encrypted"], true, "{who}");
+            for k in ["cause", "layer", "side"] {
+                assert_eq!(c["verdict"][k], want[k], "{who}: {k}");
+            }
+        }
+    }
+    assert!(total >= 28, "only {total} wss connections");
 }

@@ -253,7 +253,7 @@ impl Connection {
             has_password: false,
             username: None,
             transport,
-            encrypted: transport == TransportKind::Tls,
+            encrypted: matches!(transport, TransportKind::Tls | TransportKind::Wss),
             basis: Basis::Plaintext,
             tls: None,
             ws: None,

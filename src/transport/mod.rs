@@ -175,6 +175,7 @@ impl Transport {
             Transport::Tls(t) if t.is_not_mqtt() => None,
             Transport::Tls(t) if t.is_ws() => Some(TransportKind::Wss),
             Transport::Tls(t) if offers_only_http(t.facts()) => None,
+            Transport::Tls(t) if t.inferred_ws() => Some(TransportKind::Wss),
             Transport::Tls(_) => Some(TransportKind::Tls),
             Transport::Undecided {
                 mqtt_port: true, ..

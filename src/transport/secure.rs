@@ -51,6 +51,12 @@ impl Secure {
         matches!(self.inner, Inner::Ws(_))
     }
 
+    /// Whether records read without keys show WebSocket inside: nothing was decrypted, and
+    /// the first records are an HTTP upgrade's.
+    pub fn inferred_ws(&self) -> bool {
+        matches!(self.inner, Inner::Undecided) && self.tls.inferred_ws()
+    }
+
     /// Whether the plaintext is WebSocket that is not MQTT's.
     pub fn is_not_mqtt(&self) -> bool {
         matches!(&self.inner, Inner::Ws(w) if w.is_not_mqtt())

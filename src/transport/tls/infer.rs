@@ -26,8 +26,13 @@
 //!   closes: then it was a close_notify and the write it answered a DISCONNECT (the broker
 //!   closes when it reads DISCONNECT, before the client's own close_notify and FIN);
 //! - a 2-byte record after the other side closed is a close_notify.
+//!
+//! WebSocket inside TLS is told from the first records (`upgrade`), which then takes the
+//! framing off every record; a side's records within a burst of 2 ms are then one write,
+//! since some clients write a packet's fields as frames of their own.
 
 use super::sizes::PlainLen;
+use super::upgrade::{Record, Upgrade};
 use super::writes::{TWO, Write, size};
 use super::{InferredPacket, TlsEvent, TlsEventKind, TlsOutput};
 use crate::evidence::FrameRef;
@@ -74,6 +79,10 @@ pub struct Inferer {
     deferred: Option<Side>,
     /// TLS 1.3: 19-byte records are ambiguous; tickets follow the handshake.
     pub tls13: bool,
+    /// WebSocket inside, told from the first records, and its framing taken off.
+    upgrade: Upgrade,
+    /// Records the upgrade watch let through, read in turn (kept for its allocation).
+    passed: Vec<Record>,
 }
 
 /// What the inference asks its owner to record in the facts.
@@ -89,6 +98,47 @@ pub enum Note {
 impl Inferer {
     /// One application-data record of `side`, with its plaintext length.
     pub fn record(
+        &mut self,
+        side: Side,
+        len: PlainLen,
+        at: FrameRef,
+        out: &mut impl FnMut(TlsOutput),
+        note: &mut impl FnMut(Note),
+    ) {
+        let mut passed = std::mem::take(&mut self.passed);
+        self.upgrade
+            .record((side, len, at), &mut |r| passed.push(r));
+        self.read_passed(passed, out, note);
+    }
+
+    /// Whether the connection carries WebSocket (`wss://`), told from its first records.
+    pub fn is_ws(&self) -> bool {
+        self.upgrade.is_ws()
+    }
+
+    /// Something other than an application record comes: an upgrade still undecided is
+    /// not one, and its held records are read as they came.
+    fn settle(&mut self, out: &mut impl FnMut(TlsOutput), note: &mut impl FnMut(Note)) {
+        let mut passed = std::mem::take(&mut self.passed);
+        self.upgrade.settle(&mut |r| passed.push(r));
+        self.read_passed(passed, out, note);
+    }
+
+    /// Reads the records the upgrade watch let through, keeping the vector for the next.
+    fn read_passed(
+        &mut self,
+        mut passed: Vec<Record>,
+        out: &mut impl FnMut(TlsOutput),
+        note: &mut impl FnMut(Note),
+    ) {
+        for (side, len, at) in passed.drain(..) {
+            self.read(side, len, at, out, note);
+        }
+        self.passed = passed;
+    }
+
+    /// One application record as MQTT's (framing, if any, taken off).
+    fn read(
         &mut self,
         side: Side,
         len: PlainLen,
@@ -153,7 +203,7 @@ impl Inferer {
             self.client_after_server = true;
         }
         if let Some(w) = &mut self.sides[side.idx()].open
-            && w.continued_by(len, at)
+            && (w.continued_by(len, at) || (self.upgrade.is_ws() && w.burst_continued_by(at)))
         {
             w.push(at, len);
             return;
@@ -174,13 +224,25 @@ impl Inferer {
 
     /// A record that ends a write without being one (an encrypted TLS 1.2 alert during
     /// the handshake).
-    pub fn boundary(&mut self, side: Side, out: &mut impl FnMut(TlsOutput)) {
+    pub fn boundary(
+        &mut self,
+        side: Side,
+        out: &mut impl FnMut(TlsOutput),
+        note: &mut impl FnMut(Note),
+    ) {
+        self.settle(out, note);
         self.close_open(side, out);
     }
 
     /// An encrypted TLS 1.2 alert after the handshake (almost always close_notify): the
     /// side's small writes before it are its closing packets (a DISCONNECT).
-    pub fn closing_alert(&mut self, side: Side, out: &mut impl FnMut(TlsOutput)) {
+    pub fn closing_alert(
+        &mut self,
+        side: Side,
+        out: &mut impl FnMut(TlsOutput),
+        note: &mut impl FnMut(Note),
+    ) {
+        self.settle(out, note);
         self.decide(side, true, out);
     }
 
@@ -223,8 +285,11 @@ impl Inferer {
     /// The last write before a close: its last small record, when it has several, is the
     /// closing packet, the rest a write of its own (a PUBACK and a DISCONNECT in one frame).
     fn last_before_close(&mut self, side: Side, mut w: Write, out: &mut impl FnMut(TlsOutput)) {
+        // Over WebSocket a 1-byte frame is a piece of a packet (MQTT.js writes a packet's
+        // fields as frames of their own), never a packet.
+        let piece = |r: PlainLen| self.upgrade.is_ws() && r.hi() < 2;
         match w.last_rec() {
-            Some(r) if w.n > 1 && r.lo() <= 4 => {
+            Some(r) if w.n > 1 && r.lo() <= 4 && !piece(r) => {
                 let last = w.last;
                 w.pop();
                 self.classify(side, w, false, out);
@@ -235,15 +300,20 @@ impl Inferer {
         }
     }
 
-    /// `side` sent FIN or RST at `at`.
+    /// `side` sent FIN (`fin`) or RST at `at`.
     pub fn close(
         &mut self,
         side: Side,
         at: FrameRef,
+        fin: bool,
         out: &mut impl FnMut(TlsOutput),
         note: &mut impl FnMut(Note),
     ) {
+        self.settle(out, note);
         self.sides[side.idx()].closed = true;
+        if side == Side::Server && fin && self.disconnect_acted_on(at) {
+            self.decide(Side::Client, true, out);
+        }
         let s = &self.sides[side.idx()];
         let last = s.open.as_ref().or(s.held.last()).map(|w| w.last.ts);
         if last.is_none_or(|t: Timestamp| at.ts - t > CLOSE_WINDOW) {
@@ -307,15 +377,30 @@ impl Inferer {
         self.decide(side, true, out);
     }
 
+    /// The broker sends its FIN at `at`, within a round trip of a small client write it
+    /// did not answer: that write was a DISCONNECT it acted on. A PINGREQ gets a PINGRESP,
+    /// not a close; a DISCONNECT gets a close at once, with no close_notify first from
+    /// brokers that just drop the socket (aedes over WebSocket). A RST is left out: one
+    /// right after a PINGREQ is as likely a middlebox's.
+    fn disconnect_acted_on(&self, at: FrameRef) -> bool {
+        let c = &self.sides[Side::Client.idx()];
+        self.deferred.is_none()
+            && c.open
+                .as_ref()
+                .or(c.held.last())
+                .is_some_and(|w| w.small() && at.ts - w.last.ts <= ANSWER_WINDOW)
+    }
+
     /// End of the capture: decide everything held.
-    pub fn finish(&mut self, out: &mut impl FnMut(TlsOutput)) {
+    pub fn finish(&mut self, out: &mut impl FnMut(TlsOutput), note: &mut impl FnMut(Note)) {
+        self.settle(out, note);
         self.decide(Side::Client, false, out);
         self.decide(Side::Server, false, out);
     }
 
-    /// Writes held, for the bounded-state check.
+    /// Writes and records held, for the bounded-state check.
     pub fn held(&self) -> usize {
-        self.sides.iter().map(|s| s.held.len()).sum()
+        self.sides.iter().map(|s| s.held.len()).sum::<usize>() + self.upgrade.held()
     }
 
     fn classify(&mut self, side: Side, w: Write, closing: bool, out: &mut impl FnMut(TlsOutput)) {

@@ -31,6 +31,7 @@ mod sizes;
 mod state;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 mod writes;
 
 pub use facts::{
@@ -92,7 +93,7 @@ impl TlsTransport {
                 self.readers[side.idx()].gap(len, at, &mut |p| conn.piece(side, p, keys, out));
             }
             StreamEvent::Tcp(t) if matches!(t.kind, TcpEventKind::Fin | TcpEventKind::Rst) => {
-                conn.close(t.side, t.at, out);
+                conn.close(t.side, t.at, matches!(t.kind, TcpEventKind::Fin), out);
             }
             StreamEvent::Tcp(_) => {}
         }
@@ -104,12 +105,17 @@ impl TlsTransport {
         for side in [Side::Client, Side::Server] {
             c.flush_enc_alert(side, out);
         }
-        c.infer.finish(out);
+        c.finish_inference(out);
     }
 
     /// The TLS facts so far.
     pub fn facts(&self) -> &TlsFacts {
         &self.conn.facts
+    }
+
+    /// Whether the records read without keys show WebSocket inside (`wss://`).
+    pub fn inferred_ws(&self) -> bool {
+        self.conn.infer.is_ws()
     }
 
     /// Bytes held for records, handshake messages and small writes (bounded: two record

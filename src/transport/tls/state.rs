@@ -306,12 +306,13 @@ impl Conn {
             }
             return;
         }
-        if self.facts.handshake_complete {
-            self.infer.closing_alert(side, out);
+        let f = &mut self.facts;
+        if f.handshake_complete {
+            self.infer.closing_alert(side, out, &mut |n| note(f, n));
             // Decided by what follows: the sender's FIN makes it a close_notify.
             self.enc_alert[side.idx()] = Some(at);
         } else {
-            self.infer.boundary(side, out);
+            self.infer.boundary(side, out, &mut |n| note(f, n));
             self.push_alert(at, side, None, None, None, out);
         }
     }
@@ -504,7 +505,14 @@ impl Conn {
         }
     }
 
-    pub(super) fn close(&mut self, side: Side, at: FrameRef, out: &mut impl FnMut(TlsOutput)) {
+    /// `side` closed at `at`, with a FIN (`fin`) or a RST.
+    pub(super) fn close(
+        &mut self,
+        side: Side,
+        at: FrameRef,
+        fin: bool,
+        out: &mut impl FnMut(TlsOutput),
+    ) {
         if !self.facts.handshake_complete && self.any_record {
             self.facts.closed_in_handshake = true;
         }
@@ -512,7 +520,15 @@ impl Conn {
             self.close_notify(side, a, true, out);
         }
         let f = &mut self.facts;
-        self.infer.close(side, at, out, &mut |n| note(f, n));
+        self.infer.close(side, at, fin, out, &mut |n| note(f, n));
+    }
+}
+
+impl Conn {
+    /// The end: the inference decides everything it holds.
+    pub(super) fn finish_inference(&mut self, out: &mut impl FnMut(TlsOutput)) {
+        let f = &mut self.facts;
+        self.infer.finish(out, &mut |n| note(f, n));
     }
 }
 

@@ -3,10 +3,12 @@
 
 use super::sizes::PlainLen;
 use crate::evidence::FrameRef;
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 
 /// Records of a write remembered one by one (the last ones, which a close peels off).
 const LAST_RECS: usize = 4;
+/// Records of one side this close together are one write over WebSocket.
+const BURST: Span = Span(2_000_000);
 /// A 2-byte plaintext: a PINGREQ, PINGRESP, 3.1.1 DISCONNECT, or in TLS 1.3 an alert.
 pub const TWO: PlainLen = PlainLen::Exact(2);
 
@@ -72,6 +74,15 @@ impl Write {
             _ => 4,
         };
         self.last.frame == at.frame && len.lo() > 5 && varint == h - 1
+    }
+
+    /// Whether a record in frame `at` continues this write over WebSocket: it follows the
+    /// last one within [`BURST`]. Some clients write each field of a packet as a frame of
+    /// its own (MQTT.js: the fixed header byte, the length, each string), a record each,
+    /// all within a millisecond or two; separate packets are further apart, or are told
+    /// apart at a close (a write's last small record is its closing packet).
+    pub fn burst_continued_by(&self, at: FrameRef) -> bool {
+        at.ts - self.last.ts <= BURST
     }
 
     pub fn small(&self) -> bool {
