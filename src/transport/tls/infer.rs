@@ -46,6 +46,10 @@ const CLOSE_WINDOW: Span = Span::from_secs(1);
 /// (answering the broker's), not a new PINGREQ: keepalives are whole seconds, an answer to a
 /// close_notify comes within a round trip.
 const ANSWER_WINDOW: Span = Span(500_000_000);
+/// A broker's FIN this soon after a client's small write answers it: the broker acted on
+/// a DISCONNECT (a round trip and the broker's work; a PINGREQ as often falls in the window
+/// before an unrelated close as the window is a share of the keepalive).
+const ACT_WINDOW: Span = Span(200_000_000);
 /// Small writes held per side at most; older ones are decided without the close.
 const MAX_HELD: usize = 4;
 /// TLS 1.3 NewSessionTicket records carry at least this much plaintext (lifetime, age add,
@@ -311,7 +315,7 @@ impl Inferer {
     ) {
         self.settle(out, note);
         self.sides[side.idx()].closed = true;
-        if side == Side::Server && fin && self.disconnect_acted_on(at) {
+        if side == Side::Server && fin && self.upgrade.is_ws() && self.disconnect_acted_on(at) {
             self.decide(Side::Client, true, out);
         }
         let s = &self.sides[side.idx()];
@@ -377,18 +381,18 @@ impl Inferer {
         self.decide(side, true, out);
     }
 
-    /// The broker sends its FIN at `at`, within a round trip of a small client write it
+    /// The broker sends its FIN at `at`, within [`ACT_WINDOW`] of a small client write it
     /// did not answer: that write was a DISCONNECT it acted on. A PINGREQ gets a PINGRESP,
     /// not a close; a DISCONNECT gets a close at once, with no close_notify first from
-    /// brokers that just drop the socket (aedes over WebSocket). A RST is left out: one
-    /// right after a PINGREQ is as likely a middlebox's.
+    /// brokers that just drop the socket (aedes over WebSocket, the one place this is
+    /// asked). A RST is left out: one right after a PINGREQ is as likely a middlebox's.
     fn disconnect_acted_on(&self, at: FrameRef) -> bool {
         let c = &self.sides[Side::Client.idx()];
         self.deferred.is_none()
             && c.open
                 .as_ref()
                 .or(c.held.last())
-                .is_some_and(|w| w.small() && at.ts - w.last.ts <= ANSWER_WINDOW)
+                .is_some_and(|w| w.small() && at.ts - w.last.ts <= ACT_WINDOW)
     }
 
     /// End of the capture: decide everything held.
