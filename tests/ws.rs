@@ -189,6 +189,10 @@ fn wss_without_keys_is_told_from_record_sizes() {
             for k in ["cause", "layer", "side"] {
                 assert_eq!(c["verdict"][k], want[k], "{who}: {k}");
             }
+            if want["cause"] == "keepalive_timeout" {
+                let hints = c["verdict"]["hints"].to_string();
+                assert!(hints.contains("WebSocket inside TLS"), "{who}: {hints}");
+            }
         }
     }
     assert!(total >= 28, "only {total} wss connections");

@@ -11,8 +11,8 @@ use crate::mqtt::PacketKind;
 use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::Span;
-use crate::transport::Basis;
 use crate::transport::tls::AlertFact;
+use crate::transport::{Basis, TransportKind};
 
 /// A server that closes this soon after its first record, before the client sent anything
 /// but its CONNECT, refused the CONNECT: brokers close within milliseconds of a refusing
@@ -175,7 +175,11 @@ pub(super) fn qualify(c: &Connection, v: &mut Verdict) {
         v.alternative = Some(Cause::KeepaliveTimeout);
     }
     v.hints.push(
-        "MQTT over TLS read without keys: packets inferred from record sizes and timing; codes and client ids are encrypted"
-            .into(),
+        if c.transport == TransportKind::Wss {
+            "MQTT over WebSocket inside TLS read without keys: the upgrade and the packets inferred from record sizes and timing, WebSocket framing taken off; codes and client ids are encrypted"
+        } else {
+            "MQTT over TLS read without keys: packets inferred from record sizes and timing; codes and client ids are encrypted"
+        }
+        .into(),
     );
 }
