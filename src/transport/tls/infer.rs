@@ -50,6 +50,8 @@ const ANSWER_WINDOW: Span = Span(500_000_000);
 /// a DISCONNECT (a round trip and the broker's work; a PINGREQ as often falls in the window
 /// before an unrelated close as the window is a share of the keepalive).
 const ACT_WINDOW: Span = Span(200_000_000);
+/// A small write later than this after the other side's last PUBLISH is not its ack.
+const ACK_WINDOW: Span = Span::from_secs(1);
 /// Small writes held per side at most; older ones are decided without the close.
 const MAX_HELD: usize = 4;
 /// TLS 1.3 NewSessionTicket records carry at least this much plaintext (lifetime, age add,
@@ -61,8 +63,9 @@ const MIN_TICKET: usize = 60;
 struct SideState {
     open: Option<Write>,
     held: Vec<Write>,
-    /// A PUBLISH larger than an ack was decided and no ack answered it yet.
-    big_pending: bool,
+    /// A PUBLISH larger than an ack was decided (the last one's time) and no ack answered
+    /// it yet.
+    big_pending: Option<Timestamp>,
     /// FIN or RST seen.
     closed: bool,
 }
@@ -324,7 +327,7 @@ impl Inferer {
             self.decide(side, false, out);
             return;
         }
-        let unacked_publish = self.sides[side.other().idx()].big_pending;
+        let unacked_publish = self.unacked_publish(side.other(), at.ts);
         let s = &mut self.sides[side.idx()];
         if let Some(w) = s.open.take() {
             s.held.push(w);
@@ -395,6 +398,15 @@ impl Inferer {
                 .is_some_and(|w| w.small() && at.ts - w.last.ts <= ACT_WINDOW)
     }
 
+    /// Whether `side` wrote a PUBLISH that no ack answered, recently enough before `now`
+    /// for a small write to be its ack (a PUBACK follows its PUBLISH within a round trip;
+    /// QoS 0 messages get none, and must not make a later DISCONNECT look like one).
+    fn unacked_publish(&self, side: Side, now: Timestamp) -> bool {
+        self.sides[side.idx()]
+            .big_pending
+            .is_some_and(|t| now - t <= ACK_WINDOW)
+    }
+
     /// End of the capture: decide everything held.
     pub fn finish(&mut self, out: &mut impl FnMut(TlsOutput), note: &mut impl FnMut(Note)) {
         self.settle(out, note);
@@ -409,7 +421,9 @@ impl Inferer {
 
     fn classify(&mut self, side: Side, w: Write, closing: bool, out: &mut impl FnMut(TlsOutput)) {
         let n = size(w.total);
-        let other_big = self.sides[side.other().idx()].big_pending;
+        let other_big = self.sides[side.other().idx()].big_pending.is_some();
+        // Whether a small write before a close may be an ack rather than a DISCONNECT.
+        let acks = self.unacked_publish(side.other(), w.last.ts);
         let (kind, reason) = match side {
             Side::Client if !self.connect_seen => {
                 self.connect_seen = true;
@@ -419,7 +433,7 @@ impl Inferer {
                 PacketKind::Disconnect,
                 "2-byte client write right before its close, no PINGRESP after it (3.1.1)",
             ),
-            Side::Client if closing && (3..=4).contains(&n) && !other_big => (
+            Side::Client if closing && (3..=4).contains(&n) && !acks => (
                 PacketKind::Disconnect,
                 "3-4-byte client write right before its close (5.0 DISCONNECT with reason)",
             ),
@@ -451,7 +465,7 @@ impl Inferer {
                     "2-byte server write answering a PINGREQ",
                 )
             }
-            Side::Server if closing && (2..=4).contains(&n) && !other_big => (
+            Side::Server if closing && (2..=4).contains(&n) && !acks => (
                 PacketKind::Disconnect,
                 "small server write right before its close (5.0 DISCONNECT)",
             ),
@@ -466,10 +480,10 @@ impl Inferer {
             ),
         };
         if kind == PacketKind::Publish && n > 4 {
-            self.sides[side.idx()].big_pending = true;
+            self.sides[side.idx()].big_pending = Some(w.last.ts);
         }
         if kind == PacketKind::PubAck {
-            self.sides[side.other().idx()].big_pending = false;
+            self.sides[side.other().idx()].big_pending = None;
         }
         out(TlsOutput::Inferred(InferredPacket {
             at: w.last,
