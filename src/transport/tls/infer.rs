@@ -81,6 +81,8 @@ pub struct Inferer {
     server_writes: u32,
     /// The client wrote after the server's first write.
     client_after_server: bool,
+    /// The client wrote an application record.
+    client_wrote: bool,
     /// The side whose held writes wait for the next event: the other side answered them
     /// with a 2-byte record that may be a PINGRESP or a close_notify.
     deferred: Option<Side>,
@@ -162,6 +164,20 @@ impl Inferer {
             }));
             return;
         }
+        if side == Side::Server && self.tls13 && len == TWO && !self.client_wrote {
+            // Before the client's first write a broker has nothing of MQTT's to send: a
+            // 19-byte record then is an encrypted alert (certificate_required 116 after the
+            // client's Finished, whatever the client writes next).
+            note(Note::Alert(at, side));
+            let kind = TlsEventKind::Alert {
+                level: None,
+                description: None,
+                encrypted: true,
+            };
+            out(TlsOutput::Event(TlsEvent { at, side, kind }));
+            return;
+        }
+        self.client_wrote |= side == Side::Client;
         if self.tls13 && len == TWO && self.sides[side.other().idx()].closed {
             // The peer has closed: this side's 19-byte record answers with its close_notify.
             self.decide(side, false, out);

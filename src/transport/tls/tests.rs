@@ -750,3 +750,36 @@ fn tls12_disconnect_then_encrypted_alert_then_the_peer_closes() {
     assert_eq!(inferred(&out).last(), Some(&(9, C, PacketKind::Disconnect)));
     assert_eq!(f.close_notify.server.map(|c| c.at.frame), Some(10));
 }
+
+#[test]
+fn tls13_server_alert_before_the_clients_first_write_is_an_alert() {
+    // certificate_required after the client's Finished, the client's CONNECT already on
+    // its way: the alert comes first, then the CONNECT, then the broker's close.
+    let mut steps: Vec<Step> = tls13_start().into_iter().take(2).collect();
+    steps.extend([
+        D(C, [rec(20, &[1]), enc(23, 53)].concat()),
+        D(S, enc(23, 19)),
+        D(C, enc(23, 17 + 40)),
+        Fin(S),
+    ]);
+    let (out, f) = run(&steps);
+    assert_eq!(kinds(&out), [(5, C, PacketKind::Connect)]);
+    assert_eq!(f.alerts.len(), 1);
+    assert!(f.alerts[0].encrypted && f.alerts[0].side == S && f.alerts[0].at.frame == 4);
+}
+
+#[test]
+fn a_small_write_long_after_a_qos0_publish_is_a_disconnect_not_its_ack() {
+    // The broker forwards a PUBLISH (QoS 0: no ack); the client's 4-byte write before its
+    // FIN is a 5.0 DISCONNECT when it comes long after, the PUBLISH's PUBACK when at once.
+    let last_kind = |idle_steps: usize| {
+        let mut steps = tls13_start();
+        steps.push(D(S, enc(23, 17 + 30)));
+        steps.extend((0..idle_steps).map(|_| D(C, Vec::new())));
+        steps.extend([D(C, enc(23, 17 + 4)), Fin(C)]);
+        let (out, _) = run(&steps);
+        kinds(&out).last().map(|k| k.2)
+    };
+    assert_eq!(last_kind(150), Some(PacketKind::Disconnect));
+    assert_eq!(last_kind(0), Some(PacketKind::PubAck));
+}
