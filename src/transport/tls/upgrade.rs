@@ -11,7 +11,8 @@
 //! in 5.0. Only then does the client write again, its CONNECT in a frame. In TLS 1.3 the
 //! server's session tickets (usually two of the same size, 200+ bytes) come before the
 //! request or between it and the 101, so the 101 is the last server record before the
-//! client's second write, and differs in size from the record before it. A connection that does not fit is read as before.
+//! client's second write, and differs in size from the record before it. A connection that
+//! does not fit is read as before.
 //!
 //! After the upgrade, a client frame carries a 2-byte header and a 4-byte mask (RFC 6455,
 //! 5.2), a server frame the header alone; both are taken off. A 6-byte client record is an
@@ -135,11 +136,13 @@ impl Upgrade {
 
     /// A record after the upgrade, its framing taken off.
     fn ws_record(&self, (side, len, at): Record, feed: &mut impl FnMut(Record)) {
-        let frame = match side {
-            Side::Client => CLIENT_FRAME,
-            Side::Server => SERVER_FRAME,
+        // Too short to be a frame (a client's), or no longer than an empty one (a
+        // server's, which an alert can be too): passed whole.
+        let (frame, whole) = match side {
+            Side::Client => (CLIENT_FRAME, len.hi() < CLIENT_FRAME.lo()),
+            Side::Server => (SERVER_FRAME, len.hi() <= SERVER_FRAME.lo()),
         };
-        if len.hi() < frame.lo() || (side == Side::Server && len.hi() <= frame.lo()) {
+        if whole {
             feed((side, len, at));
         } else if len != frame {
             feed((side, len.minus(frame), at));
