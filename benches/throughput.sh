@@ -6,12 +6,15 @@
 #
 #   bash benches/throughput.sh          # makes benches/data/ if missing (needs root for tcpdump)
 #   DATA=/tmp/small MAX_PAYLOAD=700 bash benches/throughput.sh   # the same with small frames
+#   DATA=benches/data/workload BASE_MAKER=benches/make-workload.sh MIN_BYTES=2200000000 \
+#     bash benches/throughput.sh     # the fleet workload: two brokers, 1,000 clients, faults
 #
 # Prints MB/s, packets/s and peak RSS of `dropscope analyze FILE --format json` (single
 # thread, page cache warm, median of RUNS runs) on the file at 1x (>1 GB) and 2x size, and
 # tshark's time on the 1x file for the ratio. Env: DATA (benches/data), RUNS (5),
 # MIN_BYTES (1050000000), TSHARK_PREFIX=1 to time tshark on a 10% prefix (editcap -r) and
-# scale it; MAX_PAYLOAD reaches make-capture.sh when DATA has no base capture yet.
+# scale it; BASE_MAKER (benches/make-capture.sh) makes the base capture when DATA has none,
+# and MAX_PAYLOAD reaches make-capture.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-benches/data}
@@ -28,7 +31,7 @@ READLOOP=${READLOOP:-../shared/bench/readloop}
 cargo build --release --quiet --manifest-path "$READLOOP/Cargo.toml" --target-dir /tmp/readloop
 LOOP=/tmp/readloop/release/readloop
 
-[[ -s $DATA/base.pcap ]] || bash benches/make-capture.sh "$DATA/base.pcap"
+[[ -s $DATA/base.pcap ]] || bash "${BASE_MAKER:-benches/make-capture.sh}" "$DATA/base.pcap"
 PORT=$(cat "$DATA/base.port")
 if [[ ! -s $DATA/big-1x.pcap ]]; then
   python3 benches/replicate.py "$DATA/base.pcap" "$DATA/big-1x.pcap" --port "$PORT" --min-bytes "$MIN_BYTES"
