@@ -1,6 +1,9 @@
 //! One analysis on one thread and on two gives byte-identical output (JSON and NDJSON), on
-//! every bundled capture (plain, pcapng, TLS with its keys, WebSocket, a rotated set): flows
-//! sharded across threads are merged back in the same order with the same findings.
+//! every bundled capture (plain, pcapng, TLS with its keys or its own secrets, WebSocket,
+//! field quirks, a rotated set) and on a gzip-compressed one: flows sharded across threads
+//! are merged back in the same order with the same findings. Both ways of using the cores
+//! are met: a plain pcap file is read whole by every thread, pcapng and gzip through one
+//! reader thread.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,12 +19,13 @@ fn dropscope(args: &[&str]) -> Vec<u8> {
     all
 }
 
-/// Every capture under `captures/` (and its TLS, WebSocket and rotated sets), with the key
-/// log next to it when there is one.
+/// Every capture under `captures/` (and its TLS, WebSocket, field, aedes and rotated sets),
+/// with the key log next to it when there is one, and a gzip-compressed copy of one.
 fn inputs() -> Vec<(PathBuf, Option<PathBuf>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let mut found = vec![(root.join("format-rotated"), None)];
-    for dir in [root.clone(), root.join("tls"), root.join("ws")] {
+    let dirs = ["", "tls", "tls-dsb", "ws", "field", "aedes"].map(|d| root.join(d));
+    for dir in dirs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .expect("captures directory")
             .map(|e| e.expect("entry").path())
@@ -39,13 +43,30 @@ fn inputs() -> Vec<(PathBuf, Option<PathBuf>)> {
             found.push((f, keys));
         }
     }
+    found.push((gzipped(&root.join("many-connections.pcap")), None));
     found
+}
+
+/// A gzip-compressed copy of `capture` in the build's temporary directory.
+fn gzipped(capture: &Path) -> PathBuf {
+    use std::io::Write;
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("threads-many-connections.pcap.gz");
+    let bytes = std::fs::read(capture).expect("capture");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).expect("compressed");
+    std::fs::write(&out, gz.finish().expect("compressed")).expect("written");
+    out
 }
 
 #[test]
 fn two_threads_give_the_output_of_one() {
     let inputs = inputs();
     assert!(inputs.len() > 40, "the bundled captures are found");
+    let read_once = inputs
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng" || e == "gz"))
+        .count();
+    assert!(read_once > 10, "pcapng and gzip inputs are among them");
     for (capture, keys) in &inputs {
         let capture = capture.to_str().expect("utf-8 path");
         for format in ["json", "ndjson"] {

@@ -11,7 +11,7 @@ pub mod trace;
 use crate::cli::InputArgs;
 use dropscope::engine;
 use dropscope::report::Presentation;
-use dropscope::source::{self, SourceError, Timeline};
+use dropscope::source::{self, ReadWarning, SourceError, Timeline};
 use dropscope::transport::tls::decrypt::{KeyLog, KeyLogCounts, KeyLogFile};
 use dropscope::verdict::Vocabulary;
 use dropscope::{Analysis, Analyzer, Config};
@@ -60,7 +60,7 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     let threads = threads_for(input, &paths);
     let filter = input.filter.as_deref();
     if threads > 1 {
-        return run_pipelined(threads, &paths, filter, cfg, keys);
+        return run_threaded(threads, &paths, filter, cfg, keys);
     }
     let mut analyzer = Analyzer::new(cfg);
     *analyzer.keys_mut() = keys;
@@ -70,28 +70,56 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
     Ok(analyzer.finish(names, timeline.warnings().to_vec(), timeline.frames_read()))
 }
 
-/// With `threads` cores: one reads the capture, the others analyze shards of its flows.
-fn run_pipelined(
+/// With `threads` cores: the flows sharded between engines, which get the frames one of
+/// two ways (measured in the README, "Speed and memory"). Input that reads again cheaply is
+/// read whole by every engine, so no frame crosses to another core's cache; other input
+/// (pcapng, gzip, a named pipe) is read by one thread that hands its frames to the others.
+fn run_threaded(
     threads: usize,
     paths: &[PathBuf],
     filter: Option<&str>,
     cfg: Config,
     keys: KeyLog,
 ) -> Result<Analysis, ExitCode> {
-    let read = |sink: &mut dyn FnMut(source::Frame<'_>)| {
-        let mut timeline = Timeline::open(paths, filter).map_err(|e| fail(&e))?;
-        let mut progress = ReadProgress::new(paths);
-        timeline.for_each(|frame| {
-            progress.frame(frame.data.len());
-            sink(frame);
-        });
-        progress.finish();
-        Ok::<_, ExitCode>((timeline.warnings().to_vec(), timeline.frames_read()))
-    };
-    let (analyzer, read) = engine::analyze_pipelined(threads - 1, &cfg, Arc::new(keys), read);
-    let (warnings, frames) = read?;
+    let keys = Arc::new(keys);
+    let (analyzer, (warnings, frames)) = if source::rereads_cheaply(paths) {
+        let read = |analyzer: &mut Analyzer, shard: engine::Shard| {
+            // One progress bar: the first shard's read stands for every shard's.
+            read_frames(paths, filter, shard.index() == 0, |frame| {
+                analyzer.push(&frame)
+            })
+        };
+        engine::analyze_sharded(threads, &cfg, keys, read)
+    } else {
+        let read = |sink: &mut dyn FnMut(source::Frame<'_>)| read_frames(paths, filter, true, sink);
+        let (analyzer, read) = engine::analyze_pipelined(threads - 1, &cfg, keys, read);
+        read.map(|read| (analyzer, read))
+    }
+    .map_err(|e| fail(&e))?;
     let names = paths.iter().map(|p| p.display().to_string()).collect();
     Ok(analyzer.finish(names, warnings, frames))
+}
+
+/// Reads every frame of `paths` into `sink`, with a progress bar when `shown`; gives the
+/// read warnings and the number of frames read.
+fn read_frames(
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    shown: bool,
+    mut sink: impl FnMut(source::Frame<'_>),
+) -> Result<(Vec<ReadWarning>, u64), SourceError> {
+    let mut timeline = Timeline::open(paths, filter)?;
+    let mut progress = shown.then(|| ReadProgress::new(paths));
+    timeline.for_each(|frame| {
+        if let Some(progress) = &mut progress {
+            progress.frame(frame.data.len());
+        }
+        sink(frame);
+    });
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    Ok((timeline.warnings().to_vec(), timeline.frames_read()))
 }
 
 /// The threads an analysis runs on: [`threads`], but one for standard input, which can be

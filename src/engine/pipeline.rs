@@ -1,10 +1,9 @@
-//! One reader, the analysis beside it: a thread reads the capture and hands its frames over
-//! in batches to the engines, one per shard of the flows, which analyze while the next batch
-//! is read. Frames of a plain pcap file are handed over in the reader's own buffers (the
-//! reader reads into a spare one while a batch holds them); others are copied. Reading (the
-//! kernel's copy and the record parsing) is about half of a run, so two cores take about a
-//! third off it. Every engine sees every frame in order, so the output is that of one
-//! thread (see `shard`).
+//! One reader, the analysis beside it, for input read once or slowly (live capture, pipes,
+//! pcapng and gzip through libpcap): a thread reads the capture and hands its frames over in
+//! batches to the engines, one per shard of the flows, which analyze while the next batch
+//! is read. Frames of a plain pcap stream are handed over in the reader's own buffers (the
+//! reader reads into a spare one while a batch holds them); others are copied. Every engine
+//! sees every frame in order, so the output is that of one thread (see `shard`).
 
 use super::{Analyzer, Config, Shard, analyze_sharded};
 use crate::source::{Frame, LentBuffer};

@@ -1,15 +1,18 @@
 //! One analysis on several threads: flows sharded by a hash of their 4-tuple (the same from
-//! either direction), every thread reading the whole input and analyzing its own flows.
+//! either direction), each shard analyzed by an engine of its own. Input that reads again
+//! cheaply (a plain pcap file in the page cache) is read whole by every engine; other input
+//! goes through one reader thread (`pipeline`).
 //!
-//! The cut was measured before it was chosen (README, "Speed and memory"): handing decoded
-//! frames from one reader thread to analyzer threads costs a copy and a hand-over per frame,
-//! while a second read of a file in the page cache costs less than its share of the analysis.
-//! Every per-flow decision stays inside its flow, and every thread sees every frame's time,
-//! so each flow is retired when it would be on one thread; connections are merged and sorted
-//! by first frame as on one thread, and the cross-connection stage runs once on all of them:
-//! the output is byte-identical to one thread's. The caps (`max_flows`, `max_connections`)
-//! are split evenly between shards, so memory stays bounded as on one thread; only when a cap
-//! is hit may the flows evicted or the records dropped differ from one thread's.
+//! The cut was measured before it was chosen (README, "Speed and memory"): with frames of a
+//! few hundred bytes, a frame that one core read and another analyzes costs the analysis
+//! more than a second read of the file costs its reader; with big frames (reading is then
+//! most of a run) the two cuts are even. Every per-flow decision stays inside its flow, and
+//! every engine sees every frame's time, so each flow is retired when it would be on one
+//! thread; connections are merged and sorted by first frame as on one thread, and the
+//! cross-connection stage runs once on all of them: the output is byte-identical to one
+//! thread's. The caps (`max_flows`, `max_connections`, `max_attempts`) are split evenly
+//! between shards, so memory stays bounded as on one thread; only when a cap is hit may the
+//! flows evicted or the records dropped differ from one thread's.
 
 use super::{Analyzer, Config};
 use crate::tcp::FlowKey;

@@ -59,12 +59,18 @@ pub(super) struct FastPcap {
     eof: bool,
 }
 
-impl FastPcap {
-    /// Opens `path` if it is a plain classic pcap file this reader takes (version 2.4, micro-
-    /// or nanosecond magic in either byte order, a link type libpcap passes through, a sane
-    /// snapshot length); `None` leaves the file to libpcap.
-    pub fn open(path: &Path) -> Option<FastPcap> {
-        let mut file = File::open(path).ok()?;
+/// What a classic pcap file's 24-byte header says, when this reader takes the file.
+struct Header {
+    big_endian: bool,
+    nanos: bool,
+    snaplen: u32,
+}
+
+impl Header {
+    /// Reads the header of `file` (left just after it): a plain classic pcap file this reader
+    /// takes (version 2.4, micro- or nanosecond magic in either byte order, a link type libpcap
+    /// passes through, a sane snapshot length), or `None`.
+    fn read(file: &mut File) -> Option<Header> {
         let mut header = [0u8; 24];
         file.read_exact(&mut header).ok()?;
         let (big_endian, nanos) = match header[..4] {
@@ -86,13 +92,35 @@ impl FastPcap {
         let (major, minor) = (u16_at(4), u16_at(6));
         let snaplen = u32_at(16);
         let linktype = u32_at(20);
-        if (major, minor) != (2, 4)
-            || !PLAIN_LINKTYPES.contains(&linktype)
-            || snaplen == 0
-            || snaplen > MAX_SNAPLEN
-        {
-            return None;
-        }
+        let taken = (major, minor) == (2, 4)
+            && PLAIN_LINKTYPES.contains(&linktype)
+            && snaplen > 0
+            && snaplen <= MAX_SNAPLEN;
+        taken.then_some(Header {
+            big_endian,
+            nanos,
+            snaplen,
+        })
+    }
+}
+
+/// Whether `path` is a regular file this reader takes: one that can be read again, each
+/// time a pass over the page cache without decompression or libpcap.
+pub(super) fn takes(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && File::open(path).is_ok_and(|mut file| Header::read(&mut file).is_some())
+}
+
+impl FastPcap {
+    /// Opens `path` if it is a plain classic pcap file this reader takes (see `Header`);
+    /// `None` leaves the file to libpcap.
+    pub fn open(path: &Path) -> Option<FastPcap> {
+        let mut file = File::open(path).ok()?;
+        let Header {
+            big_endian,
+            nanos,
+            snaplen,
+        } = Header::read(&mut file)?;
         Some(FastPcap {
             file,
             buf: LentBuffer::zeroed(BUF_SIZE),
