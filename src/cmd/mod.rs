@@ -74,6 +74,8 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
 /// two ways (measured in the README, "Speed and memory"). Input that reads again cheaply is
 /// read whole by every engine, so no frame crosses to another core's cache; other input
 /// (pcapng, gzip, a named pipe) is read by one thread that hands its frames to the others.
+/// A file still being written is read by each engine as far as it has grown when that engine
+/// gets there, so its last frames may be seen by some shards and not others.
 fn run_threaded(
     threads: usize,
     paths: &[PathBuf],
