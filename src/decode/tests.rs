@@ -416,6 +416,94 @@ proptest! {
     }
 }
 
+/// `plain_tcp_ends` is `Some` only where `decode` gives a segment between the same ends.
+fn check_plain_ends(lt: u32, data: &[u8], cut: bool) -> Result<(), TestCaseError> {
+    if let Some((a, b)) = plain_tcp_ends(lt, data, cut) {
+        let segment = decode(lt, data, cut);
+        prop_assert!(segment.is_ok(), "{:?} for {:02x?}", segment, data);
+        let s = segment.unwrap();
+        prop_assert_eq!((a.ip(), a.port()), (s.src, s.src_port));
+        prop_assert_eq!((b.ip(), b.port()), (s.dst, s.dst_port));
+    }
+    Ok(())
+}
+
+#[test]
+fn plain_tcp_ends_reads_plain_ipv4_on_ethernet_and_nothing_else() {
+    let frame = ether_v4(&MQTT_PING);
+    let (a, b) = plain_tcp_ends(ETHERNET, &frame, false).expect("plain");
+    assert_eq!(
+        (a.ip(), a.port()),
+        (IpAddr::V4(Ipv4Addr::from(CLIENT)), 51000)
+    );
+    assert_eq!(
+        (b.ip(), b.port()),
+        (IpAddr::V4(Ipv4Addr::from(BROKER)), 1883)
+    );
+    let mut fragment = frame.clone();
+    fragment[14 + 6] |= 0x20; // more fragments
+    let mut options = frame.clone();
+    options[14] = 0x46;
+    let mut short_tcp_header = frame.clone();
+    short_tcp_header[14 + 20 + 12] = 0x40; // data offset 4
+    let mut long_ip = frame.clone();
+    long_ip[14 + 3] += 1; // one byte more than the frame holds
+    let mut short_ip = frame.clone();
+    short_ip[14 + 2..14 + 4].copy_from_slice(&39u16.to_be_bytes()); // less than the headers
+    let tagged = frames::ethernet(0x0800, &[(0x8100, 5)], &frames::ipv4_tcp(&MQTT_PING));
+    let v6 = frames::ethernet(0x86dd, &[], &frames::ipv6_tcp(&MQTT_PING));
+    for (what, lt, data, cut) in [
+        ("a fragment", ETHERNET, &fragment, false),
+        ("IP options", ETHERNET, &options, false),
+        ("a VLAN tag", ETHERNET, &tagged, false),
+        ("IPv6", ETHERNET, &v6, false),
+        (
+            "a TCP header below 20 bytes",
+            ETHERNET,
+            &short_tcp_header,
+            false,
+        ),
+        ("an IP length past the frame", ETHERNET, &long_ip, false),
+        (
+            "an IP length short of the headers",
+            ETHERNET,
+            &short_ip,
+            false,
+        ),
+        ("a cut frame", ETHERNET, &frame, true),
+        ("another link type", LINUX_SLL, &frame, false),
+    ] {
+        assert_eq!(plain_tcp_ends(lt, data, cut), None, "{what}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn plain_tcp_ends_agrees_with_decode_on_mutated_headers(
+        payload in proptest::collection::vec(any::<u8>(), 0..40),
+        flips in proptest::collection::vec((0..60usize, any::<u8>()), 0..4),
+        keep in any::<usize>(),
+        cut in any::<bool>(),
+    ) {
+        let mut data = ether_v4(&payload);
+        let len = data.len();
+        for (at, value) in flips {
+            data[at % len] = value;
+        }
+        data.truncate(keep % (data.len() + 1) + usize::from(keep % 2 == 0) * data.len());
+        check_plain_ends(ETHERNET, &data, cut)?;
+    }
+
+    #[test]
+    fn plain_tcp_ends_agrees_with_decode_on_any_bytes(
+        data in proptest::collection::vec(any::<u8>(), 0..128),
+        lt in proptest::sample::select(ALL_LINKTYPES.as_slice()),
+        cut in any::<bool>(),
+    ) {
+        check_plain_ends(lt, &data, cut)?;
+    }
+}
+
 /// Throughput of the hot path. Run with
 /// `cargo test --release -- --ignored --nocapture decode_speed`.
 #[test]
