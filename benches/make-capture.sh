@@ -17,16 +17,10 @@ mkdir -p "$(dirname "$OUT")"
 TRAFFIC_SECONDS=${SECONDS_OF_TRAFFIC:-40}
 RATE=${RATE:-600}
 
-for tool in mosquitto mosquitto_pub mosquitto_sub tcpdump python3; do
-  command -v "$tool" >/dev/null || { echo "make-capture: $tool missing (bash scripts/setup.sh)" >&2; exit 1; }
-done
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-PORT=""
-for p in 18883 18884 18885 18886 1883; do
-  if port_free "$p"; then PORT=$p; break; fi
-done
-[[ -n $PORT ]] || { echo "make-capture: no free port" >&2; exit 1; }
+# shellcheck source=benches/maker-lib.sh
+source "$HERE/maker-lib.sh"
+need_tools make-capture mosquitto mosquitto_pub mosquitto_sub tcpdump python3
+PORT=$(free_port make-capture 18883 18884 18885 18886 1883)
 
 WORK=$(mktemp -d /tmp/dropscope-bench.XXXX)
 chmod 0755 "$WORK"

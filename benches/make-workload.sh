@@ -28,20 +28,15 @@ RATE=${RATE:-1800}
 BROKER_A=127.0.0.2
 BROKER_B=127.0.0.3
 
-for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd tcpdump python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "make-workload: $tool missing (bash scripts/setup.sh)" >&2; exit 1; }
-done
+# shellcheck source=benches/maker-lib.sh
+source "$HERE/maker-lib.sh"
+need_tools make-workload mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd tcpdump python3 timeout
 [[ $(id -u) -eq 0 ]] || { echo "make-workload: run as root (tcpdump)" >&2; exit 1; }
 
 # ~1,000 clients: the brokers and the driver each hold hundreds of sockets or pipes.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-PORT=""
-for p in 18883 18884 18885 18886 18887; do
-  if port_free "$p"; then PORT=$p; break; fi
-done
-[[ -n $PORT ]] || { echo "make-workload: no free port" >&2; exit 1; }
+PORT=$(free_port make-workload 18883 18884 18885 18886 18887)
 
 WORK=$(mktemp -d /tmp/dropscope-workload.XXXX)
 chmod 0755 "$WORK"
