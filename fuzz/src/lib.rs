@@ -67,10 +67,7 @@ pub fn reassembly(data: &[u8]) {
     let (mut tiny_data, mut tiny_missing) = (0u64, 0u64);
     let mut covered = vec![false; STREAM + 256];
     let mut any_cut = false;
-    let at = FrameRef {
-        frame: 1,
-        ts: Timestamp(0),
-    };
+    let at = FrameRef::new(1, Timestamp(0));
     for (n, s) in data.get(4..).unwrap_or(&[]).chunks_exact(4).enumerate() {
         let off = if n == 0 {
             0
@@ -232,9 +229,9 @@ pub fn tls(data: &[u8]) {
     let mut bad = None;
     let mut check = |o: TlsOutput, fed: u64| {
         let f = match o {
-            TlsOutput::Inferred(p) => p.at.frame,
-            TlsOutput::Event(e) => e.at.frame,
-            TlsOutput::Plain { at, .. } | TlsOutput::Gap { at, .. } => at.frame,
+            TlsOutput::Inferred(p) => p.at.frame(),
+            TlsOutput::Event(e) => e.at.frame(),
+            TlsOutput::Plain { at, .. } | TlsOutput::Gap { at, .. } => at.frame(),
         };
         if f == 0 || f > fed {
             bad = Some(f);
@@ -243,10 +240,7 @@ pub fn tls(data: &[u8]) {
     while let [head, len, tail @ ..] = rest {
         frame += 1;
         ms += i64::from(head >> 3);
-        let at = FrameRef {
-            frame,
-            ts: Timestamp(ms * 1_000_000),
-        };
+        let at = FrameRef::new(frame, Timestamp(ms * 1_000_000));
         let side = if head & 1 == 0 { Side::Client } else { Side::Server };
         let len = usize::from(*len);
         let ev = match head >> 1 & 3 {
@@ -294,13 +288,13 @@ pub fn ws(data: &[u8]) {
         let f = match o {
             WsOutput::Mqtt { side, bytes, at } => {
                 got[side.idx()] += bytes.len() as u64;
-                at.frame
+                at.frame()
             }
             WsOutput::Gap { side, len, at } => {
                 got[side.idx()] += len;
-                at.frame
+                at.frame()
             }
-            WsOutput::Event(e) => e.at.frame,
+            WsOutput::Event(e) => e.at.frame(),
         };
         if f == 0 || f > fed {
             bad = Some(f);
@@ -321,10 +315,7 @@ pub fn ws(data: &[u8]) {
              Sec-WebSocket-Protocol: mqtt\r\n{ext}\r\n"
         );
         frame = 2;
-        let at = |frame| FrameRef {
-            frame,
-            ts: Timestamp(0),
-        };
+        let at = |frame| FrameRef::new(frame, Timestamp(0));
         t.data(Side::Client, req.as_bytes(), at(1), &mut |o| check(o, 1));
         t.data(Side::Server, resp.as_bytes(), at(2), &mut |o| check(o, 2));
     }
@@ -332,10 +323,7 @@ pub fn ws(data: &[u8]) {
     while let [head, len, tail @ ..] = rest {
         frame += 1;
         ms += i64::from(head >> 3);
-        let at = FrameRef {
-            frame,
-            ts: Timestamp(ms * 1_000_000),
-        };
+        let at = FrameRef::new(frame, Timestamp(ms * 1_000_000));
         let side = if head & 1 == 0 {
             Side::Client
         } else {

@@ -11,14 +11,13 @@ pub use outage::nat_or_outage;
 pub use refused::refused_by_path;
 pub use summary::{Summary, summarize};
 
-use crate::evidence::FrameRef;
 use crate::session::Connection;
 use crate::tcp::Side;
 use crate::time::{Span, Timestamp};
 use crate::transport::Basis;
 use crate::verdict::{Actor, Cause, Judged, Recast};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 /// Named thresholds of the cross-connection detectors.
 #[derive(Debug, Clone)]
@@ -114,7 +113,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<Timestamp>,
     /// Numbers behind it (period, count, bounds…), by name.
-    pub numbers: serde_json::Map<String, serde_json::Value>,
+    pub numbers: Numbers,
     /// One readable sentence.
     pub explanation: String,
 }
@@ -126,15 +125,48 @@ impl Finding {
             client_id: None,
             connections,
             time: None,
-            numbers: serde_json::Map::new(),
+            numbers: Numbers::default(),
             explanation,
         }
     }
 
-    fn number(mut self, name: &str, value: f64) -> Finding {
-        let rounded = (value * 1000.0).round() / 1000.0;
-        self.numbers.insert(name.into(), serde_json::json!(rounded));
+    fn number(mut self, name: &'static str, value: f64) -> Finding {
+        self.numbers.set(name, (value * 1000.0).round() / 1000.0);
         self
+    }
+}
+
+/// A finding's numbers by name: a short list rather than a map, since a capture may hold a
+/// finding per client and each has only a handful. Written as a JSON object, names in
+/// alphabetical order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Numbers(Vec<(&'static str, f64)>);
+
+impl Numbers {
+    /// Sets `name` to `value`, replacing an earlier value.
+    pub fn set(&mut self, name: &'static str, value: f64) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+}
+
+impl Serialize for Numbers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut sorted: Vec<_> = self.0.iter().collect();
+        sorted.sort_unstable_by_key(|(n, _)| *n);
+        let mut m = s.serialize_map(Some(sorted.len()))?;
+        for (name, value) in sorted {
+            m.serialize_entry(name, value)?;
+        }
+        m.end()
     }
 }
 
@@ -143,7 +175,7 @@ impl Finding {
 pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
     let mut found = Vec::new();
     let mut recasts = Vec::new();
-    let connects = connects_by_client(conns);
+    let connects = Connects::of(conns);
     for (i, c) in conns.iter().enumerate() {
         if !can_be_taken_over(c) {
             continue;
@@ -152,16 +184,12 @@ pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
             continue;
         };
         let start = c.start;
-        let newcomer =
-            connects
-                .get(&id)
-                .into_iter()
-                .flatten()
-                .find_map(|&(at, j, other, clean)| {
-                    let fits =
-                        j != i && at.ts >= start && at.ts <= closed && closed - at.ts <= w.takeover;
-                    fits.then_some((other, at, clean))
-                });
+        let newcomer = connects.with_key(&id).find_map(|j| {
+            let other = &conns[j];
+            let at = other.connect?;
+            let fits = j != i && at.ts >= start && at.ts <= closed && closed - at.ts <= w.takeover;
+            fits.then_some((other.id, at, other.clean_session == Some(true)))
+        });
         let Some((other_id, connect, clean)) = newcomer else {
             continue;
         };
@@ -186,7 +214,7 @@ pub fn takeovers(conns: &[Judged], w: &Windows) -> (Vec<Finding>, Vec<Recast>) {
                 c.id
             ),
         );
-        f.client_id = (!encrypted_id).then_some(id);
+        f.client_id = (!encrypted_id).then(|| id.into_owned());
         f.time = Some(closed);
         found.push(f);
     }
@@ -304,10 +332,15 @@ fn can_be_taken_over(c: &Judged) -> bool {
 /// Who a takeover is judged between: the client id, or for MQTT over TLS read without keys
 /// (the client id is encrypted) the client's address and the broker, so that a new TLS
 /// connection from the same address is a candidate newcomer.
-fn takeover_key(c: &Judged) -> Option<String> {
+fn takeover_key(c: &Judged) -> Option<Cow<'_, str>> {
     match (&c.client_id, c.basis) {
-        (Some(id), _) => Some(id.clone()),
-        (None, Basis::Inferred) => Some(format!("{}{}>{}", TLS_KEY, c.client.ip(), c.server)),
+        (Some(id), _) => Some(Cow::Borrowed(id)),
+        (None, Basis::Inferred) => Some(Cow::Owned(format!(
+            "{}{}>{}",
+            TLS_KEY,
+            c.client.ip(),
+            c.server
+        ))),
         (None, Basis::Plaintext | Basis::Decrypted) => None,
     }
 }
@@ -315,17 +348,31 @@ fn takeover_key(c: &Judged) -> Option<String> {
 /// Prefix of the takeover key of a connection whose client id is encrypted.
 const TLS_KEY: &str = "\u{0}tls:";
 
-/// CONNECTs by takeover key: (time, frame, connection index, connection id, clean start).
-fn connects_by_client(conns: &[Judged]) -> HashMap<String, Vec<(FrameRef, usize, usize, bool)>> {
-    let mut m: HashMap<String, Vec<(FrameRef, usize, usize, bool)>> = HashMap::new();
-    for (j, c) in conns.iter().enumerate() {
-        if let (Some(id), Some(at)) = (takeover_key(c), c.connect) {
-            m.entry(id)
-                .or_default()
-                .push((at, j, c.id, c.clean_session == Some(true)));
-        }
+/// The connections that sent a CONNECT, by takeover key: (key, connection index), sorted by
+/// key and, under one key, in connection order. One list rather than a map of lists: most
+/// keys have a single CONNECT, and a list per key would cost an allocation each.
+struct Connects<'a>(Vec<(Cow<'a, str>, usize)>);
+
+impl<'a> Connects<'a> {
+    fn of(conns: &'a [Judged]) -> Connects<'a> {
+        // Sized for every connection at once: growing by doubling would hold two copies
+        // at the moment the analysis's memory peaks.
+        let mut all = Vec::with_capacity(conns.len());
+        all.extend(conns.iter().enumerate().filter_map(|(j, c)| {
+            c.connect?;
+            Some((takeover_key(c)?, j))
+        }));
+        // A stable sort: under one key the connections stay in order.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Connects(all)
     }
-    m
+
+    /// The indexes of the connections whose CONNECT had `key`, in connection order.
+    fn with_key(&self, key: &str) -> impl Iterator<Item = usize> + '_ {
+        let from = self.0.partition_point(|e| *e.0 < *key);
+        let to = from + self.0[from..].partition_point(|e| *e.0 == *key);
+        self.0[from..to].iter().map(|&(_, j)| j)
+    }
 }
 
 fn shutdown(conns: &[Judged], group: &[(Timestamp, usize)]) -> (Finding, Recast) {

@@ -58,17 +58,18 @@ fn read<'a>(
     let mut kept_working = None;
     let mut died_together = None;
     for o in others {
-        if let Some(longer) = longest_survived(o).filter(|&s| s >= gap.seconds) {
+        if let Some(longer) = longest_survived(o).filter(|&s| s >= gap.seconds()) {
             let why = format!(
                 "connection {} through the same address survived a quiet spell of {longer:.1} s, longer than this one's {:.1} s.",
-                o.id, gap.seconds
+                o.id,
+                gap.seconds()
             );
             return (NatReading::Outage, why, Some(o.id));
         }
         let failure = network_failure(o);
         let together = failure.filter(|&(at, _)| at >= quiet && at <= failed + reach(o, w));
         if let Some((at, idle)) = together {
-            let differ = idle * w.nat_margin < gap.seconds || gap.seconds * w.nat_margin < idle;
+            let differ = idle * w.nat_margin < gap.seconds() || gap.seconds() * w.nat_margin < idle;
             if differ {
                 died_together.get_or_insert((o.id, at, idle));
             }
@@ -81,7 +82,7 @@ fn read<'a>(
             let why = format!(
                 "connection {id} through the same address failed at about the same moment ({:+.1} s) after {idle:.1} s of quiet, against this one's {:.1} s: a NAT times each mapping out on its own idle clock, an outage cuts them all at once.",
                 (at - failed).as_secs_f64(),
-                gap.seconds
+                gap.seconds()
             );
             (NatReading::Outage, why, Some(id))
         }
@@ -110,7 +111,7 @@ fn longest_survived(c: &Judged) -> Option<f64> {
         .iter()
         .zip(&c.verdict.gap_outcomes)
         .filter(|(_, o)| **o == GapOutcome::Survived)
-        .map(|(g, _)| g.seconds);
+        .map(|(g, _)| g.seconds());
     gaps.chain(c.pinged_idle.map(|p| p.seconds))
         .max_by(f64::total_cmp)
 }
@@ -124,7 +125,7 @@ fn network_failure(c: &Judged) -> Option<(Timestamp, f64)> {
         return None;
     }
     if let Some(g) = killing_gap(c) {
-        return Some((g.before.ts, g.seconds));
+        return Some((g.before.ts, g.seconds()));
     }
     let first = [&c.tcp.client, &c.tcp.server]
         .iter()
@@ -162,7 +163,6 @@ mod tests {
             after: at(f + 1, quiet),
             before: at(f + 2, resumed),
             resumed_by: Side::Client,
-            seconds: resumed - quiet,
         }];
         let h = &mut c.tcp.client;
         h.unacked_bytes = 2;
@@ -257,7 +257,6 @@ mod tests {
             after: at(210, 40.0),
             before: at(211, 85.0),
             resumed_by: Side::Client,
-            seconds: 45.0,
         }];
         let j = judged(vec![
             died_after_quiet(1, "10.0.0.2", 30, 1.0, 31.0),

@@ -218,13 +218,13 @@ pub fn nat_bracket(conns: &[Judged]) -> Option<Finding> {
     for c in conns {
         for (g, &outcome) in c.idle_gaps.iter().zip(&c.verdict.gap_outcomes) {
             let slot = match outcome {
-                GapOutcome::Killed if killed.is_none_or(|(k, _)| g.seconds < k) => &mut killed,
-                GapOutcome::Survived if survived.is_none_or(|(s, _)| g.seconds > s) => {
+                GapOutcome::Killed if killed.is_none_or(|(k, _)| g.seconds() < k) => &mut killed,
+                GapOutcome::Survived if survived.is_none_or(|(s, _)| g.seconds() > s) => {
                     &mut survived
                 }
                 _ => continue,
             };
-            *slot = Some((g.seconds, c.id));
+            *slot = Some((g.seconds(), c.id));
         }
     }
     let (upper, killer) = killed?;

@@ -21,7 +21,7 @@ pub fn refused_by_path(conns: &[Judged]) -> Vec<Recast> {
         .enumerate()
         .filter(|(_, c)| c.verdict.cause == Cause::TcpRefused && c.client.ip() != c.server.ip())
         .filter_map(|(index, c)| {
-            let rst = c.half(Side::Server).rst?;
+            let rst = c.half(Side::Server).rst.as_deref()?;
             let &(ttl, from) = host_ttl.get(&c.server.ip())?;
             (rst.ttl != ttl).then_some(Recast::RefusedByPath {
                 index,

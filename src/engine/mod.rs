@@ -195,10 +195,7 @@ impl Analyzer {
                 }
                 self.count_frame(frame, cut);
                 self.stats.tcp_segments += 1;
-                let at = FrameRef {
-                    frame: frame.number,
-                    ts: frame.ts,
-                };
+                let at = FrameRef::new(frame.number, frame.ts);
                 self.advance(frame.ts);
                 self.segment(&seg, key, at);
             }
@@ -383,7 +380,10 @@ impl Analyzer {
         let tls = e.transport.tls_facts().cloned();
         let ws = e.transport.ws_facts().cloned();
         let session = e.session.into_session(e.flow.syn_seen, &self.limits);
+        let idle_gaps = std::mem::take(&mut e.flow.idle_gaps);
         let mut c = Connection::build(e.id, &e.flow, Some(session), kind);
+        c.idle_gaps = idle_gaps;
+        c.idle_gaps.shrink_to_fit();
         c.absorb_tls(tls);
         c.ws = ws.map(Box::new);
         c.unconfirmed = e.transport.is_tentative() && c.connect.is_none();
@@ -395,6 +395,9 @@ impl Analyzer {
             // (0, 0) means no timeline was asked for: nothing was cut by a cap.
             self.stats.timeline_omitted += c.timeline_omitted;
         }
+        // The flow's state is freed before the record is boxed, so the box can take its
+        // place: the other order leaves a hole beside every record.
+        drop((e.flow, e.transport));
         self.retired.push(Box::new(c));
     }
 

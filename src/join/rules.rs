@@ -92,7 +92,7 @@ impl Views<'_> {
         };
         Seen {
             vantage: vantage.to_string(),
-            frame: at.frame,
+            frame: at.frame(),
             what,
         }
     }
@@ -161,14 +161,20 @@ fn rst_from_the_middle(v: &Views<'_>) -> Option<JoinedVerdict> {
             Side::Server => (v.c, v.b, v.c_name, v.b_name),
             Side::Client => (v.b, v.c, v.b_name, v.c_name),
         };
-        let (Some(rst), None) = (far.half(side).rst, near.half(side).rst) else {
+        let (Some(rst), None) = (
+            far.half(side).rst.as_deref(),
+            near.half(side).rst.as_deref(),
+        ) else {
             continue;
         };
-        if far.tcp_end.is_some_and(|end| end.at.frame < rst.at.frame) {
+        if far
+            .tcp_end
+            .is_some_and(|end| end.at.frame() < rst.at.frame())
+        {
             continue;
         }
         if judged_nat_expiry(far) {
-            return Some(nat_reset(far_name, near_name, rst.at.frame, side));
+            return Some(nat_reset(far_name, near_name, rst.at.frame(), side));
         }
         return Some(JoinedVerdict {
             cause: Cause::Reset,
@@ -177,12 +183,12 @@ fn rst_from_the_middle(v: &Views<'_>) -> Option<JoinedVerdict> {
             rule: "rst_sent_by_neither_end",
             explanation: format!(
                 "{far_name} saw a RST in the {s}'s name (frame {}), but {near_name}, nearer the {s}, never saw the {s} send one: a device between them forged it.",
-                rst.at.frame,
+                rst.at.frame(),
                 s = side.name()
             ),
             evidence: vec![Seen {
                 vantage: far_name.to_string(),
-                frame: rst.at.frame,
+                frame: rst.at.frame(),
                 what: "rst",
             }],
         });
@@ -286,15 +292,15 @@ fn nat_forgot(v: &Views<'_>) -> bool {
     let Some(ended) = gaps
         .iter()
         .filter(|g| g.resumed_by == Side::Client && g.before.ts.as_secs_f64() > arrived)
-        .min_by_key(|g| g.before.frame)
+        .min_by_key(|g| g.before.frame())
     else {
         return false;
     };
-    ended.seconds >= t.nat_gap_floor.as_secs_f64()
+    ended.seconds() >= t.nat_gap_floor.as_secs_f64()
         && gaps
             .iter()
-            .filter(|g| g.before.frame < ended.before.frame)
-            .all(|g| g.seconds * t.nat_gap_margin < ended.seconds)
+            .filter(|g| g.before.frame() < ended.before.frame())
+            .all(|g| g.seconds() * t.nat_gap_margin < ended.seconds())
 }
 
 /// Margin for the clock estimate and the path delay between the probes when telling a
@@ -447,11 +453,11 @@ fn taken_over(ctx: &Context<'_>, by: usize, at: FrameRef) -> JoinedVerdict {
         rule: "closed_after_same_client_id_connected_elsewhere",
         explanation: format!(
             "{name} saw a newcomer CONNECT with the same client id (frame {}) just before the broker closed this connection: a session takeover.",
-            at.frame
+            at.frame()
         ),
         evidence: vec![Seen {
             vantage: name.clone(),
-            frame: at.frame,
+            frame: at.frame(),
             what: "newcomer CONNECT",
         }],
     }

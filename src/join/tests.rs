@@ -205,7 +205,7 @@ fn a_rst_neither_end_sent_came_from_the_middle_unless_it_answered_a_close() {
         ip_id: None,
         seq_offset: Some(0),
     };
-    c.connection.tcp.server.rst = Some(rst);
+    c.connection.tcp.server.rst = Some(Box::new(rst));
     c.connection.tcp_end = Some(TcpEnd {
         kind: TcpEndKind::Rst,
         by: Side::Server,
@@ -226,14 +226,14 @@ fn a_rst_neither_end_sent_came_from_the_middle_unless_it_answered_a_close() {
     assert_eq!(v.rule, "nat_mapping_expired_rst_forged");
     // the broker sent that RST itself: its own probe saw it
     let mut b2 = b.clone();
-    b2.connection.tcp.server.rst = Some(rst);
+    b2.connection.tcp.server.rst = Some(Box::new(rst));
     assert_ne!(judge_views(&views(&c, &b2)).unwrap().cause, Cause::Reset);
     // a RST in the client's name after the broker's FIN answers the close
     let (c, mut b) = keepalive_pair(1_100, 1_080);
-    b.connection.tcp.client.rst = Some(RstFacts {
+    b.connection.tcp.client.rst = Some(Box::new(RstFacts {
         at: at(31, 12.1),
         ..rst
-    });
+    }));
     b.connection.tcp_end = Some(TcpEnd {
         kind: TcpEndKind::Fin,
         by: Side::Server,
@@ -252,7 +252,6 @@ fn both_ways_dark_after_the_longest_quiet_spell_is_a_nat_expiry_else_an_outage()
         after: at(frame - 1, ended - secs),
         before: at(frame, ended),
         resumed_by: Side::Client,
-        seconds: secs,
     };
     c.connection.idle_gaps = vec![gap(2.0, 4.0, 10), gap(6.0, 11.0, 20)];
     let v = judge_views(&views(&c, &b)).unwrap();

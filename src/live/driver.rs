@@ -174,8 +174,8 @@ impl Driver {
 
     fn announce_overdue(&mut self, now: Timestamp) -> Result<(), LiveError> {
         for o in window::overdue(&self.analyzer, now) {
-            if self.overdue.insert(o.id, o.last_client_packet.frame)
-                == Some(o.last_client_packet.frame)
+            if self.overdue.insert(o.id, o.last_client_packet.frame())
+                == Some(o.last_client_packet.frame())
             {
                 continue;
             }

@@ -104,7 +104,7 @@ impl<'a> Event<'a> {
         e.server = Some(o.server.to_string());
         e.keepalive = Some(o.keepalive);
         e.silent_for = Some(o.silent_for);
-        e.last_client_frame = Some(o.last_client_packet.frame);
+        e.last_client_frame = Some(o.last_client_packet.frame());
         e
     }
 
@@ -208,10 +208,7 @@ mod tests {
             server: "10.0.0.2:1883".parse().unwrap(),
             client_id: "dev-1".into(),
             keepalive: 2,
-            last_client_packet: FrameRef {
-                frame: 7,
-                ts: Timestamp::from_parts(100, 0),
-            },
+            last_client_packet: FrameRef::new(7, Timestamp::from_parts(100, 0)),
             silent_for: Span::from_secs(4),
         };
         let line = serde_json::to_value(Event::overdue(&o, Timestamp::from_parts(104, 0))).unwrap();

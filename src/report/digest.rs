@@ -155,7 +155,7 @@ mod tests {
             client_id: Some(client.to_string()),
             connections,
             time: None,
-            numbers: serde_json::Map::new(),
+            numbers: Default::default(),
             explanation: format!("{client} {}", kind.name()),
         }
     }

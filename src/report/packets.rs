@@ -52,6 +52,6 @@ pub fn packet_rows(a: &Analysis) -> Vec<PacketRow<'_>> {
             })
         })
         .collect();
-    rows.sort_by_key(|r| (r.at.frame, r.connection));
+    rows.sort_by_key(|r| (r.at.frame(), r.connection));
     rows
 }

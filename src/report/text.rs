@@ -278,7 +278,7 @@ pub fn write_packets(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
         writeln!(
             out,
             "{}\t{:.6}\t{}\t{}\t{}\t{}",
-            row.at.frame,
+            row.at.frame(),
             row.at.ts.as_secs_f64(),
             row.connection,
             dir,

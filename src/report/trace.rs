@@ -42,7 +42,7 @@ fn connect_row(c: &Judged) -> Option<TraceRow> {
         connection: c.id,
         action: "connect",
         description,
-        frame: at.frame,
+        frame: at.frame(),
     })
 }
 
@@ -61,7 +61,7 @@ fn end_rows(c: &Judged) -> Vec<TraceRow> {
             connection: c.id,
             action: "disconnect",
             description,
-            frame: d.at.frame,
+            frame: d.at.frame(),
         });
     }
     let v = &c.verdict;
@@ -73,7 +73,7 @@ fn end_rows(c: &Judged) -> Vec<TraceRow> {
     }
     let (time, frame) = c
         .tcp_end
-        .map_or((c.end, c.last_frame), |e| (e.at.ts, e.at.frame));
+        .map_or((c.end, c.last_frame), |e| (e.at.ts, e.at.frame()));
     let word = describe(v, Vocabulary::Apsara).unwrap_or(v.cause.name());
     rows.push(TraceRow {
         time,

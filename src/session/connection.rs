@@ -13,23 +13,42 @@ use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
 
 /// Counts of MQTT packets by type, both directions together.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PacketCounts([u64; 15]);
+///
+/// Every record holds one, so the counts are 32-bit; should one pass 4,294,967,295 (a
+/// connection followed live for weeks), all fifteen move to a boxed 64-bit array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    narrow: [u32; 15],
+    wide: Option<Box<[u64; 15]>>,
+}
 
 impl PacketCounts {
     /// Counts one packet.
     pub fn add(&mut self, kind: PacketKind) {
-        self.0[kind as usize] += 1;
+        let i = kind as usize;
+        if let Some(wide) = &mut self.wide {
+            wide[i] += 1;
+        } else if let Some(n) = self.narrow[i].checked_add(1) {
+            self.narrow[i] = n;
+        } else {
+            let mut wide = Box::new(self.narrow.map(u64::from));
+            wide[i] += 1;
+            self.wide = Some(wide);
+        }
     }
 
     /// The count of one type.
     pub fn get(&self, kind: PacketKind) -> u64 {
-        self.0[kind as usize]
+        let i = kind as usize;
+        match &self.wide {
+            Some(wide) => wide[i],
+            None => u64::from(self.narrow[i]),
+        }
     }
 
     /// All packets.
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        PacketKind::ALL.iter().map(|&k| self.get(k)).sum()
     }
 }
 
@@ -162,9 +181,10 @@ pub struct Connection {
     /// The WebSocket facts, for MQTT over WebSocket (`ws` or `wss`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ws: Option<Box<WsFacts>>,
-    /// The keepalive inferred from the PINGREQ cadence when CONNECT could not be read.
+    /// The keepalive inferred from the PINGREQ cadence when CONNECT could not be read (boxed:
+    /// most records read their CONNECT).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive_inferred: Option<InferredKeepalive>,
+    pub keepalive_inferred: Option<Box<InferredKeepalive>>,
     /// First packet time.
     pub start: Timestamp,
     /// Last packet time.
@@ -261,8 +281,8 @@ impl Connection {
             start: flow.first.ts,
             end: flow.last.ts,
             duration: flow.last.ts - flow.first.ts,
-            first_frame: flow.first.frame,
-            last_frame: flow.last.frame,
+            first_frame: flow.first.frame(),
+            last_frame: flow.last.frame(),
             syn_seen: flow.syn_seen,
             handshake: flow.handshake,
             packets: PacketCounts::default(),
@@ -308,7 +328,7 @@ impl Connection {
             self.username = connect.username;
         }
         self.keepalive_inferred = infer_keepalive(&f.inferred_pingreqs)
-            .map(|(seconds, spread)| InferredKeepalive { seconds, spread });
+            .map(|(seconds, spread)| Box::new(InferredKeepalive { seconds, spread }));
         if self.connect.is_none() {
             self.connect = f.inferred_connect;
         }
@@ -363,6 +383,7 @@ impl Connection {
     pub fn keepalive_secs(&self) -> Option<u16> {
         self.keepalive.or_else(|| {
             self.keepalive_inferred
+                .as_ref()
                 .map(|k| k.seconds.round().clamp(0.0, f64::from(u16::MAX)) as u16)
         })
     }
@@ -440,7 +461,7 @@ impl Connection {
             .as_ref()
             .and_then(|t| t.close_notify.get(side).as_ref().map(|n| n.at));
         let ws = self.ws_close(side).map(|c| c.at);
-        tls.into_iter().chain(ws).min_by_key(|at| at.frame)
+        tls.into_iter().chain(ws).min_by_key(|at| at.frame())
     }
 
     /// A side's first WebSocket Close frame.
@@ -457,9 +478,9 @@ impl Connection {
         let notify = [Side::Client, Side::Server]
             .into_iter()
             .filter_map(|s| self.announced_close(s).map(|at| (s, at)))
-            .min_by_key(|(_, at)| at.frame);
+            .min_by_key(|(_, at)| at.frame());
         Some(match notify {
-            Some((by, at)) if by != end.by && at.frame < end.at.frame => TcpEnd {
+            Some((by, at)) if by != end.by && at.frame() < end.at.frame() => TcpEnd {
                 kind: TcpEndKind::Fin,
                 by,
                 at,
@@ -484,7 +505,7 @@ fn tcp_end(client: &HalfFacts, server: &HalfFacts) -> Option<TcpEnd> {
                 at,
             });
         }
-        if let Some(r) = half.rst {
+        if let Some(r) = half.rst.as_deref() {
             ends.push(TcpEnd {
                 kind: TcpEndKind::Rst,
                 by: side,
@@ -492,5 +513,28 @@ fn tcp_end(client: &HalfFacts, server: &HalfFacts) -> Option<TcpEnd> {
             });
         }
     }
-    ends.into_iter().min_by_key(|e| e.at.frame)
+    ends.into_iter().min_by_key(|e| e.at.frame())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_counts_widen_past_32_bits_and_keep_every_count() {
+        let mut counts = PacketCounts::default();
+        counts.add(PacketKind::PingReq);
+        counts.narrow[PacketKind::Publish as usize] = u32::MAX - 1;
+        counts.add(PacketKind::Publish);
+        assert!(counts.wide.is_none());
+        counts.add(PacketKind::Publish);
+        counts.add(PacketKind::Publish);
+        assert!(counts.wide.is_some());
+        assert_eq!(counts.get(PacketKind::Publish), u64::from(u32::MAX) + 2);
+        assert_eq!(counts.get(PacketKind::PingReq), 1);
+        assert_eq!(counts.get(PacketKind::Connect), 0);
+        assert_eq!(counts.total(), u64::from(u32::MAX) + 3);
+        counts.add(PacketKind::PingReq);
+        assert_eq!(counts.get(PacketKind::PingReq), 2);
+    }
 }

@@ -116,10 +116,7 @@ mod tests {
 
     fn entry(n: u64) -> Entry {
         Entry {
-            at: FrameRef {
-                frame: n,
-                ts: Timestamp(0),
-            },
+            at: FrameRef::new(n, Timestamp(0)),
             side: Side::Client,
             what: What::Mqtt(Packet::PingReq),
         }
@@ -130,7 +127,7 @@ mod tests {
         let mut t = Timeline::new(2, 3);
         (1..=10).for_each(|n| t.push(entry(n)));
         assert_eq!(t.omitted(), 5);
-        let frames: Vec<u64> = t.into_entries().iter().map(|e| e.at.frame).collect();
+        let frames: Vec<u64> = t.into_entries().iter().map(|e| e.at.frame()).collect();
         assert_eq!(frames, [1, 2, 8, 9, 10]);
     }
 }

@@ -312,10 +312,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(n: u64) -> FrameRef {
-        FrameRef {
-            frame: n,
-            ts: Timestamp(n as i64),
-        }
+        FrameRef::new(n, Timestamp(n as i64))
     }
 
     /// Feeds segments and returns the delivered stream, with gaps as `None` bytes.

@@ -26,19 +26,19 @@ fn killing_gap<'a>(c: &'a Connection, v: &Verdict) -> Option<&'a IdleGap> {
     }
     c.idle_gaps
         .iter()
-        .find(|g| v.evidence.contains(&g.before.frame))
+        .find(|g| v.evidence.contains(&g.before.frame()))
 }
 
 /// The frame after which a connection's gaps no longer count as survived: the gap that
 /// killed it, or for any other network drop its first retransmission.
 fn survival_cutoff(c: &Connection, v: &Verdict) -> u64 {
     if let Some(g) = killing_gap(c, v) {
-        return g.before.frame;
+        return g.before.frame();
     }
     let network = v.layer == Some(Layer::Network);
     let first_retransmission = [&c.tcp.client, &c.tcp.server]
         .iter()
-        .filter_map(|h| h.first_retransmission.map(|r| r.frame))
+        .filter_map(|h| h.first_retransmission.map(|r| r.frame()))
         .min();
     match (network, first_retransmission) {
         (true, Some(f)) => f,
@@ -48,14 +48,14 @@ fn survival_cutoff(c: &Connection, v: &Verdict) -> u64 {
 
 /// Every idle gap's outcome, in the order of `c.idle_gaps`.
 pub(super) fn gap_outcomes(c: &Connection, v: &Verdict) -> Vec<GapOutcome> {
-    let killer = killing_gap(c, v).map(|g| g.before.frame);
+    let killer = killing_gap(c, v).map(|g| g.before.frame());
     let cutoff = survival_cutoff(c, v);
     c.idle_gaps
         .iter()
         .map(|g| {
-            if Some(g.before.frame) == killer {
+            if Some(g.before.frame()) == killer {
                 GapOutcome::Killed
-            } else if g.before.frame < cutoff {
+            } else if g.before.frame() < cutoff {
                 GapOutcome::Survived
             } else {
                 GapOutcome::AfterFailure

@@ -27,7 +27,9 @@ impl Judged {
     /// Judges one connection: the verdict and the facts derived from it.
     pub fn judge(connection: impl Into<Box<Connection>>, thresholds: &super::Thresholds) -> Judged {
         let connection = connection.into();
-        let verdict = super::classify(&connection, thresholds);
+        let mut verdict = super::classify(&connection, thresholds);
+        // `format!` leaves spare capacity, and every verdict is kept until the report.
+        verdict.explanation.shrink_to_fit();
         let outage_reading = (verdict.cause == Cause::NatIdleExpiry)
             .then(|| Box::new(super::outage_reading(&connection, thresholds)));
         let mut j = Judged {
@@ -179,7 +181,7 @@ fn taken_over(
     closed: Timestamp,
     clean: bool,
 ) {
-    let frame = connect.frame;
+    let frame = connect.frame();
     if v.basis == crate::transport::Basis::Inferred {
         v.alternative = Some(v.cause);
     }

@@ -42,7 +42,7 @@ pub(super) fn keepalive_verdict(c: &Connection, t: &Thresholds, keepalive: f64) 
     let due = last.ts + Span::from_secs_f64(keepalive);
     v.missing_pingreqs.push(MissingPing {
         due,
-        after_frame: last.frame,
+        after_frame: last.frame(),
         sent: client_lost,
     });
     v.evidence = frames(

@@ -50,32 +50,32 @@ fn killing_gap(
     t: &Thresholds,
     fail: Failure,
 ) -> Option<(crate::tcp::IdleGap, f64)> {
-    let at = fail.frame().frame;
+    let at = fail.frame().frame();
     let floor = t.nat_gap_floor.as_secs_f64();
     let i = c
         .idle_gaps
         .iter()
-        .rposition(|g| g.before.frame <= at && g.seconds >= floor)?;
+        .rposition(|g| g.before.frame() <= at && g.seconds() >= floor)?;
     let gap = c.idle_gaps[i];
     let survived = c.idle_gaps[..i]
         .iter()
-        .map(|g| g.seconds)
+        .map(|g| g.seconds())
         .fold(0.0, f64::max);
     let fits = match fail {
         Failure::Unacked(side, first) => {
             side == gap.resumed_by
-                && gap.before.frame < first.frame
+                && gap.before.frame() < first.frame()
                 && !heard_back_after(c, side, first)
         }
-        Failure::Rst(side, rst) => side != gap.resumed_by && rst.frame > gap.before.frame,
-        Failure::UnansweredClose(fin) => gap.before.frame == fin.frame,
+        Failure::Rst(side, rst) => side != gap.resumed_by && rst.frame() > gap.before.frame(),
+        Failure::UnansweredClose(fin) => gap.before.frame() == fin.frame(),
     };
     // A connection that already survived an idle as long as its keepalive did not die of
     // idleness when the next keepalive came due: the packet was lost some other way.
     let keepalive = f64::from(c.keepalive_secs().unwrap_or(0));
     let idled_a_keepalive =
         (keepalive > 0.0 && survived >= 0.9 * keepalive) || survived_a_ping_cadence(c, &gap);
-    (fits && gap.seconds > survived * t.nat_gap_margin && !idled_a_keepalive)
+    (fits && gap.seconds() > survived * t.nat_gap_margin && !idled_a_keepalive)
         .then_some((gap, survived))
 }
 
@@ -85,7 +85,7 @@ fn killing_gap(
 fn heard_back_after(c: &Connection, side: Side, first: FrameRef) -> bool {
     c.half(side.other())
         .last_segment
-        .is_some_and(|s| s.frame > first.frame)
+        .is_some_and(|s| s.frame() > first.frame())
 }
 
 /// Whether, before `gap`, a quiet spell ended by the client's PINGREQ was answered: the NAT
@@ -94,7 +94,7 @@ fn heard_back_after(c: &Connection, side: Side, first: FrameRef) -> bool {
 /// keepalive from the wire when the CONNECT is encrypted or before the capture).
 fn survived_a_ping_cadence(c: &Connection, gap: &crate::tcp::IdleGap) -> bool {
     c.pinged_idle
-        .is_some_and(|p| p.pingreq.frame <= gap.after.frame)
+        .is_some_and(|p| p.pingreq.frame() <= gap.after.frame())
 }
 
 pub(super) fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict> {
@@ -108,7 +108,7 @@ pub(super) fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict>
     );
     v.evidence = frames([Some(gap.after), Some(gap.before), Some(fail.frame())]);
     let answer = match fail {
-        Failure::Rst(_, f) => format!("was answered by a RST (frame {})", f.frame),
+        Failure::Rst(_, f) => format!("was answered by a RST (frame {})", f.frame()),
         Failure::Unacked(..) => "was never acknowledged, only retransmitted".into(),
         Failure::UnansweredClose(_) => {
             "was the broker's close, which the client never acknowledged (its own packets after the gap never arrived)".into()
@@ -122,12 +122,13 @@ pub(super) fn nat_idle_expiry(c: &Connection, t: &Thresholds) -> Option<Verdict>
     v.explanation = format!(
         "After {:.1} s with no packet either way ({before}), the first packet (frame {}) {answer}: \
          the NAT mapping or firewall state had expired.",
-        gap.seconds, gap.before.frame
+        gap.seconds(),
+        gap.before.frame()
     );
     if let Some(k) = c.keepalive_secs().filter(|&k| k > 0) {
         v.hints.push(format!(
             "keepalive {k} s: keep it below the NAT idle timeout (under {:.0} s here)",
-            gap.seconds
+            gap.seconds()
         ));
     }
     Some(v)

@@ -134,9 +134,11 @@ pub(super) fn actor(side: Side) -> Actor {
 }
 
 pub(super) fn frames(refs: impl IntoIterator<Item = Option<FrameRef>>) -> Vec<u64> {
-    let mut v: Vec<u64> = refs.into_iter().flatten().map(|r| r.frame).collect();
+    let mut v: Vec<u64> = refs.into_iter().flatten().map(|r| r.frame()).collect();
     v.sort_unstable();
     v.dedup();
+    // Kept for every connection until the report: no spare capacity.
+    v.shrink_to_fit();
     v
 }
 
@@ -195,7 +197,7 @@ fn connack_meaning(code: u8, version: Option<Version>) -> &'static str {
 
 fn client_disconnect(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     let d = c.disconnect.as_ref().filter(|d| d.side == Side::Client)?;
-    if c.close().is_some_and(|e| e.at.frame < d.at.frame) {
+    if c.close().is_some_and(|e| e.at.frame() < d.at.frame()) {
         return None;
     }
     let mut v = verdict(
@@ -273,7 +275,7 @@ pub(super) fn stuck_sender(c: &Connection) -> Option<Side> {
     [Side::Client, Side::Server].into_iter().find(|&s| {
         let h = c.half(s);
         let after_own_reset = match (reset, h.first_retransmission) {
-            (Some(e), Some(r)) => e.by == s && r.frame > e.at.frame,
+            (Some(e), Some(r)) => e.by == s && r.frame() > e.at.frame(),
             _ => false,
         };
         // Retransmitting into silence: the peer sent nothing after the last retransmission
@@ -282,7 +284,7 @@ pub(super) fn stuck_sender(c: &Connection) -> Option<Side> {
             h.retransmission_frames.last(),
             c.half(s.other()).last_segment,
         ) {
-            (Some(r), Some(p)) => r.frame > p.frame,
+            (Some(r), Some(p)) => r.frame() > p.frame(),
             _ => true,
         };
         h.unacked_bytes > 0 && h.retransmissions > 0 && !after_own_reset && into_silence
@@ -322,7 +324,7 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
                     | Anomaly::NotMqtt
             )
             && end.at.ts - e.at.ts <= t.violation_window
-            && e.at.frame <= end.at.frame
+            && e.at.frame() <= end.at.frame()
     })?;
     let mut v = verdict(
         Cause::ProtocolViolation,
@@ -341,7 +343,8 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
     };
     v.explanation = format!(
         "The client sent {what} (frame {}) and the broker closed the connection (frame {}).",
-        entry.at.frame, end.at.frame
+        entry.at.frame(),
+        end.at.frame()
     );
     Some(v)
 }
@@ -349,7 +352,7 @@ fn protocol_violation(c: &Connection, t: &Thresholds) -> Option<Verdict> {
 /// Whether the client's TCP stack answered after the server's close (so it was alive).
 pub(super) fn client_answered_close(c: &Connection, end: TcpEnd, t: &Thresholds) -> bool {
     match c.half(Side::Client).last_segment {
-        Some(s) if s.frame > end.at.frame => true,
+        Some(s) if s.frame() > end.at.frame() => true,
         _ => t.capture_end - end.at.ts < t.ack_wait,
     }
 }
@@ -363,7 +366,7 @@ fn retransmission_timeout(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         Some(actor(side)),
         "unacked_data_retransmitted",
     );
-    let gave_up = h.rst.map(|r| r.at).or(h.fin);
+    let gave_up = h.rst.as_ref().map(|r| r.at).or(h.fin);
     v.evidence = frames(
         h.retransmission_frames
             .iter()
@@ -378,7 +381,7 @@ fn retransmission_timeout(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         h.unacked_bytes,
         h.retransmissions,
         match gave_up {
-            Some(g) => format!(" and gave up at frame {}", g.frame),
+            Some(g) => format!(" and gave up at frame {}", g.frame()),
             None => ", then the capture shows silence".into(),
         }
     );
@@ -388,7 +391,7 @@ fn retransmission_timeout(c: &Connection, _: &Thresholds) -> Option<Verdict> {
 fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     let end = c.close().filter(|e| e.kind == TcpEndKind::Rst)?;
     let half = c.half(end.by);
-    let rst = half.rst?;
+    let rst = half.rst.as_deref()?;
     // The TTL test needs a baseline of the side's own packets past its SYN (a scanner's
     // raw SYN carries a TTL of its own choosing), and a host talking to itself has no
     // device in between.
@@ -407,12 +410,12 @@ fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         Some(side),
         "rst_without_mqtt_reason",
     );
-    v.evidence = vec![rst.at.frame];
+    v.evidence = vec![rst.at.frame()];
     v.explanation = if middlebox {
         format!(
             "A RST claiming to come from the {} (frame {}) does not fit it ({}): a device on the path reset the connection.",
             end.by.name(),
-            rst.at.frame,
+            rst.at.frame(),
             if ttl_mismatch {
                 format!(
                     "TTL {} where its packets carry {}",
@@ -427,7 +430,7 @@ fn reset(c: &Connection, _: &Thresholds) -> Option<Verdict> {
         format!(
             "The {} reset the connection (frame {}) with no MQTT reason before it.",
             end.by.name(),
-            rst.at.frame
+            rst.at.frame()
         )
     };
     Some(v)
@@ -449,7 +452,7 @@ fn server_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     v.evidence = frames([Some(end.at), c.last_client_packet]);
     v.explanation = format!(
         "The broker closed the connection (frame {}) without an MQTT reason, and nothing on the wire explains it.",
-        end.at.frame
+        end.at.frame()
     );
     Some(v)
 }
@@ -467,7 +470,7 @@ fn client_close(c: &Connection, _: &Thresholds) -> Option<Verdict> {
     v.evidence = frames([Some(end.at), c.last_client_packet]);
     v.explanation = format!(
         "The client closed TCP (FIN, frame {}) without sending DISCONNECT: its process exited or crashed; the will message fires.",
-        end.at.frame
+        end.at.frame()
     );
     Some(v)
 }
@@ -520,12 +523,12 @@ mod tests {
             Side::Client => &mut c.tcp.client,
             Side::Server => &mut c.tcp.server,
         };
-        half.rst = Some(RstFacts {
+        half.rst = Some(Box::new(RstFacts {
             at: at(9, 3.0),
             ttl,
             ip_id: Some(0),
             seq_offset: Some(0),
-        });
+        }));
         c.tcp_end = Some(TcpEnd {
             kind: TcpEndKind::Rst,
             by: side,
@@ -581,7 +584,6 @@ mod tests {
             after: at(5, 0.01),
             before: at(6, 5.0),
             resumed_by: Side::Client,
-            seconds: 5.0,
         }];
         c.last_client_packet = Some(at(6, 5.0));
         server_fin(&mut c, 10, 13.0);
@@ -603,7 +605,6 @@ mod tests {
             after: at(12, 3.0),
             before: at(20, 11.0),
             resumed_by: Side::Client,
-            seconds: 8.0,
         }];
         let client = &mut c.tcp.client;
         client.unacked_bytes = 2;
@@ -658,7 +659,6 @@ mod tests {
             after: at(5, 0.01),
             before: at(10, 17.0),
             resumed_by: Side::Server,
-            seconds: 17.0,
         }];
         server_fin(&mut c, 10, 17.0);
         let v = judge(&c);
@@ -676,12 +676,12 @@ mod tests {
         c.connect = None;
         c.connack = None;
         c.handshake.syn = Some(at(1, 0.0));
-        c.tcp.server.rst = Some(RstFacts {
+        c.tcp.server.rst = Some(Box::new(RstFacts {
             at: at(2, 0.0001),
             ttl: 64,
             ip_id: Some(0),
             seq_offset: None,
-        });
+        }));
         c.tcp_end = Some(TcpEnd {
             kind: TcpEndKind::Rst,
             by: Side::Server,

@@ -14,6 +14,7 @@ pub(super) fn tcp_refused(c: &Connection) -> Option<Verdict> {
     let rst = c
         .half(Side::Server)
         .rst
+        .as_deref()
         .filter(|_| c.handshake.syn_ack.is_none())?;
     if c.half(Side::Client).bytes > 0 || c.half(Side::Server).bytes > 0 {
         return None;
@@ -27,7 +28,9 @@ pub(super) fn tcp_refused(c: &Connection) -> Option<Verdict> {
     v.evidence = frames([Some(syn), Some(rst.at)]);
     v.explanation = format!(
         "The client's SYN (frame {}) was answered by a RST (frame {}): nothing was listening on {}, so the connection never existed.",
-        syn.frame, rst.at.frame, c.server
+        syn.frame(),
+        rst.at.frame(),
+        c.server
     );
     Some(v)
 }
@@ -56,8 +59,8 @@ pub(super) fn syn_unanswered(c: &Connection) -> Option<Verdict> {
         "The client sent its SYN {} times over {:.1} s (frames {} to {}) and nothing answered: the broker {} was unreachable on the path (a blackhole, a host down, a firewall dropping), so the connection never existed.",
         client.segments,
         (last.ts - syn.ts).as_secs_f64(),
-        syn.frame,
-        last.frame,
+        syn.frame(),
+        last.frame(),
         c.server
     );
     Some(v)

@@ -66,7 +66,7 @@ pub(super) fn handshake_failed(c: &Connection) -> Option<Verdict> {
         None => format!(
             "The {} closed the connection (frame {}) before the TLS handshake completed, with no alert.",
             side.name(),
-            end.map_or(0, |e| e.at.frame)
+            end.map_or(0, |e| e.at.frame())
         ),
     };
     if alert.is_some_and(|a| a.encrypted) {
@@ -94,7 +94,7 @@ fn explain_alert(a: &AlertFact, after_handshake: bool) -> String {
     format!(
         "The {} sent {what} {when} (frame {}): the TLS session was refused, MQTT never started.",
         a.side.name(),
-        a.at.frame
+        a.at.frame()
     )
 }
 
@@ -123,7 +123,7 @@ pub(super) fn refused_after_connack(c: &Connection, _: &Thresholds) -> Option<Ve
     v.evidence = frames([c.connect, Some(answer), Some(end.at)]);
     v.explanation = format!(
         "The broker answered the CONNECT with one record (a CONNACK by its size, frame {}) and closed {:.3} s later, before the client sent anything else: the CONNECT was refused (bad credentials, not authorized, client id rejected). The return code is encrypted.",
-        answer.frame,
+        answer.frame(),
         (end.at.ts - answer.ts).as_secs_f64()
     );
     Some(v)
@@ -163,7 +163,7 @@ pub(super) fn qualify(c: &Connection, v: &mut Verdict) {
     if c.basis != Basis::Inferred || v.cause == Cause::OpenAtEnd {
         return;
     }
-    if let Some(k) = c.keepalive_inferred
+    if let Some(k) = c.keepalive_inferred.as_deref()
         && v.cause == Cause::KeepaliveTimeout
     {
         v.hints.push(format!(

@@ -25,7 +25,7 @@ pub(super) fn upgrade_refused(c: &Connection) -> Option<Verdict> {
             "websocket_upgrade_refused",
             format!(
                 "The server answered the WebSocket upgrade request (frame {}) with HTTP {status}{}: MQTT never started.",
-                request.frame,
+                request.frame(),
                 ws.status_text
                     .as_deref()
                     .map(|t| format!(" {t}"))
@@ -39,7 +39,8 @@ pub(super) fn upgrade_refused(c: &Connection) -> Option<Verdict> {
                 "websocket_upgrade_unanswered",
                 format!(
                     "The server closed the connection (frame {}) without answering the WebSocket upgrade request (frame {}): it refused the path, subprotocol or origin.",
-                    end.at.frame, request.frame
+                    end.at.frame(),
+                    request.frame()
                 ),
             )
         }
@@ -64,8 +65,8 @@ pub(super) fn client_close_frame(c: &Connection, _: &Thresholds) -> Option<Verdi
     let first = c.close().filter(|e| e.by == Side::Client)?;
     let server_after = c
         .announced_close(Side::Server)
-        .is_none_or(|s| s.frame > close.at.frame);
-    if first.at.frame < close.at.frame || !server_after {
+        .is_none_or(|s| s.frame() > close.at.frame());
+    if first.at.frame() < close.at.frame() || !server_after {
         return None;
     }
     let refusing = close
@@ -90,7 +91,7 @@ pub(super) fn client_close_frame(c: &Connection, _: &Thresholds) -> Option<Verdi
     v.explanation = format!(
         "The client sent a WebSocket Close{} (frame {}) without an MQTT DISCONNECT: it closed on purpose{}.",
         close.code.map(|k| format!(" {k}")).unwrap_or_default(),
-        close.at.frame,
+        close.at.frame(),
         if refusing {
             ", saying the server broke the protocol"
         } else {
@@ -115,7 +116,7 @@ pub(super) fn server_close_protocol_error(c: &Connection, _: &Thresholds) -> Opt
     v.evidence = frames([Some(close.at), c.tcp_end.map(|e| e.at)]);
     v.explanation = format!(
         "The server closed the WebSocket with code {code} (frame {}): it found the client's frames or MQTT bytes invalid.",
-        close.at.frame
+        close.at.frame()
     );
     Some(v)
 }
@@ -127,7 +128,7 @@ pub(super) fn pings_unanswered(c: &Connection, _: &Thresholds) -> Option<Verdict
     let ws = c.ws.as_ref()?;
     let end = c.close().filter(|e| e.by == Side::Server)?;
     let unanswered = *ws.unanswered_pings.get(Side::Server);
-    let ping = (*ws.last_ping.get(Side::Server)).filter(|p| p.frame < end.at.frame)?;
+    let ping = (*ws.last_ping.get(Side::Server)).filter(|p| p.frame() < end.at.frame())?;
     if unanswered == 0 {
         return None;
     }
@@ -140,7 +141,8 @@ pub(super) fn pings_unanswered(c: &Connection, _: &Thresholds) -> Option<Verdict
     v.evidence = frames([Some(ping), Some(end.at)]);
     v.explanation = format!(
         "The server sent {unanswered} WebSocket ping(s) the client never answered (last at frame {}) and closed the connection (frame {}): its WebSocket heartbeat found the client unresponsive.",
-        ping.frame, end.at.frame
+        ping.frame(),
+        end.at.frame()
     );
     Some(v)
 }

@@ -101,7 +101,7 @@ fn legend(hidden: usize, bin: f64) -> Vec<Entry> {
 
 /// A finding's row, for the findings about when drops happen.
 fn row(a: &Analysis, f: &Finding) -> Option<Row> {
-    let num = |k: &str| f.numbers.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let num = |k: &str| f.numbers.get(k).unwrap_or(0.0);
     let who = f.client_id.as_deref().unwrap_or("?");
     let label = match f.kind {
         FindingKind::ClusteredDrops => format!("cluster: {:.0} clients at once", num("clients")),

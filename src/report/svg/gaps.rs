@@ -42,7 +42,7 @@ fn gaps(a: &Analysis) -> Vec<Gap> {
             }
             let spread = ((c.id * 37 + i * 11) % 97) as f64 / 97.0;
             out.push(Gap {
-                seconds: g.seconds,
+                seconds: g.seconds(),
                 killed: outcome == GapOutcome::Killed,
                 jitter: spread - 0.5,
             });
@@ -72,7 +72,7 @@ fn bracket(a: &Analysis) -> Option<(f64, f64)> {
         .findings
         .iter()
         .find(|f| f.kind == FindingKind::NatTimeoutBracket)?;
-    let num = |k: &str| f.numbers.get(k).and_then(|v| v.as_f64());
+    let num = |k: &str| f.numbers.get(k);
     Some((num("lower_seconds")?, num("upper_seconds")?))
 }
 

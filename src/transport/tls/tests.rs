@@ -96,10 +96,7 @@ fn certificate() -> Vec<u8> {
 }
 
 fn at(frame: u64, ms: i64) -> FrameRef {
-    FrameRef {
-        frame,
-        ts: Timestamp(ms * 1_000_000),
-    }
+    FrameRef::new(frame, Timestamp(ms * 1_000_000))
 }
 
 /// One step of a scripted connection.
@@ -168,7 +165,7 @@ fn run(steps: &[Step]) -> (Vec<TlsOutput<'static>>, TlsFacts) {
 fn inferred(out: &[TlsOutput]) -> Vec<(u64, Side, PacketKind)> {
     out.iter()
         .filter_map(|o| match o {
-            TlsOutput::Inferred(p) => Some((p.at.frame, p.side, p.kind)),
+            TlsOutput::Inferred(p) => Some((p.at.frame(), p.side, p.kind)),
             _ => None,
         })
         .collect()
@@ -177,7 +174,7 @@ fn inferred(out: &[TlsOutput]) -> Vec<(u64, Side, PacketKind)> {
 fn events(out: &[TlsOutput]) -> Vec<(u64, Side, TlsEventKind)> {
     out.iter()
         .filter_map(|o| match o {
-            TlsOutput::Event(e) => Some((e.at.frame, e.side, e.kind)),
+            TlsOutput::Event(e) => Some((e.at.frame(), e.side, e.kind)),
             _ => None,
         })
         .collect()
@@ -237,9 +234,9 @@ fn tls12_handshake_facts() {
     assert!(cert.subject.contains("CN=broker.test"), "{}", cert.subject);
     assert!(cert.issuer.contains("O=dropscope"));
     assert!(cert.not_after > Timestamp::from_parts(1_900_000_000, 0));
-    assert_eq!(f.client_hello.map(|a| a.frame), Some(1));
-    assert_eq!(f.server_hello.map(|a| a.frame), Some(2));
-    assert_eq!(f.handshake_done.map(|a| a.frame), Some(4));
+    assert_eq!(f.client_hello.map(|a| a.frame()), Some(1));
+    assert_eq!(f.server_hello.map(|a| a.frame()), Some(2));
+    assert_eq!(f.handshake_done.map(|a| a.frame()), Some(4));
     assert_eq!(f.handshake_rtt, Some(Span(10_000_000)));
     assert!(f.handshake_complete && !f.closed_in_handshake);
     assert_eq!(f.records.client, 9);
@@ -326,7 +323,7 @@ fn handshake_message_spanning_records() {
     let (a, b) = msg.split_at(20);
     let (_, f) = run(&[D(C, [rec(22, a), rec(22, b)].concat())]);
     assert_eq!(f.sni.as_deref(), Some("span.test"));
-    assert_eq!(f.client_hello.map(|a| a.frame), Some(1));
+    assert_eq!(f.client_hello.map(|a| a.frame()), Some(1));
 }
 
 #[test]
@@ -412,7 +409,7 @@ fn resumed_tls12_has_the_server_change_cipher_first() {
         D(C, enc(23, 24 + 20)),
     ]);
     assert!(f.resumed && f.handshake_complete);
-    assert_eq!(f.handshake_done.map(|a| a.frame), Some(3));
+    assert_eq!(f.handshake_done.map(|a| a.frame()), Some(3));
     assert_eq!(inferred(&out), [(4, C, PacketKind::Connect)]);
 }
 
@@ -506,7 +503,7 @@ fn tls13_handshake_and_tickets() {
     assert_eq!((f.version, f.version_name), (Some(0x0304), Some("TLS 1.3")));
     assert_eq!(f.cipher_suite_name, Some("TLS_AES_128_GCM_SHA256"));
     assert!(f.handshake_complete && !f.resumed);
-    assert_eq!(f.handshake_done.map(|a| a.frame), Some(3));
+    assert_eq!(f.handshake_done.map(|a| a.frame()), Some(3));
     assert_eq!(f.tickets, 2);
     assert_eq!(
         kinds(&out),
@@ -527,7 +524,7 @@ fn tls13_disconnect_and_close_notify_before_fin() {
     let (out, f) = run(&steps);
     assert_eq!(kinds(&out)[2..], [(6, C, PacketKind::Disconnect)]);
     assert_eq!(
-        f.close_notify.client.map(|c| (c.at.frame, c.guessed)),
+        f.close_notify.client.map(|c| (c.at.frame(), c.guessed)),
         Some((6, true))
     );
     // The same in two frames.
@@ -535,7 +532,7 @@ fn tls13_disconnect_and_close_notify_before_fin() {
     steps.extend([D(C, enc(23, 19)), D(C, enc(23, 19)), Fin(C)]);
     let (out, f) = run(&steps);
     assert_eq!(kinds(&out)[2..], [(6, C, PacketKind::Disconnect)]);
-    assert_eq!(f.close_notify.client.map(|c| c.at.frame), Some(7));
+    assert_eq!(f.close_notify.client.map(|c| c.at.frame()), Some(7));
 }
 
 #[test]
@@ -561,8 +558,8 @@ fn tls13_broker_closing_on_disconnect() {
     ]);
     let (out, f) = run(&steps);
     assert_eq!(kinds(&out)[2..], [(6, C, PacketKind::Disconnect)]);
-    assert_eq!(f.close_notify.server.map(|c| c.at.frame), Some(7));
-    assert_eq!(f.close_notify.client.map(|c| c.at.frame), Some(9));
+    assert_eq!(f.close_notify.server.map(|c| c.at.frame()), Some(7));
+    assert_eq!(f.close_notify.client.map(|c| c.at.frame()), Some(9));
 }
 
 #[test]
@@ -621,7 +618,7 @@ fn tls13_connack_and_close_notify_in_one_frame() {
         kinds(&out),
         [(3, C, PacketKind::Connect), (5, S, PacketKind::ConnAck)]
     );
-    assert_eq!(f.close_notify.server.map(|c| c.at.frame), Some(5));
+    assert_eq!(f.close_notify.server.map(|c| c.at.frame()), Some(5));
     assert!(f.alerts.is_empty());
 }
 
@@ -645,8 +642,8 @@ fn hello_retry_request_restarts() {
     steps.extend(tls13_start());
     let (out, f) = run(&steps);
     assert!(f.hello_retry && f.handshake_complete);
-    assert_eq!(f.client_hello.map(|a| a.frame), Some(3));
-    assert_eq!(f.server_hello.map(|a| a.frame), Some(4));
+    assert_eq!(f.client_hello.map(|a| a.frame()), Some(3));
+    assert_eq!(f.server_hello.map(|a| a.frame()), Some(4));
     assert!(events(&out).contains(&(2, S, TlsEventKind::HelloRetryRequest)));
 }
 
@@ -677,7 +674,7 @@ fn a_packet_split_over_records_in_one_frame_is_one_write() {
     });
     let p = last.unwrap();
     assert_eq!(
-        (p.at.frame, p.kind, p.len),
+        (p.at.frame(), p.kind, p.len),
         (6, PacketKind::Publish, PlainLen::Exact(42))
     );
 }
@@ -710,8 +707,8 @@ fn tls13_client_close_notify_answering_the_brokers() {
     ]);
     let (out, f) = run(&steps);
     assert_eq!(kinds(&out)[2..], [(6, C, PacketKind::Disconnect)]);
-    assert_eq!(f.close_notify.server.map(|c| c.at.frame), Some(7));
-    assert_eq!(f.close_notify.client.map(|c| c.at.frame), Some(8));
+    assert_eq!(f.close_notify.server.map(|c| c.at.frame()), Some(7));
+    assert_eq!(f.close_notify.client.map(|c| c.at.frame()), Some(8));
 }
 
 #[test]
@@ -748,7 +745,7 @@ fn tls12_disconnect_then_encrypted_alert_then_the_peer_closes() {
     ]);
     let (out, f) = run(&steps);
     assert_eq!(inferred(&out).last(), Some(&(9, C, PacketKind::Disconnect)));
-    assert_eq!(f.close_notify.server.map(|c| c.at.frame), Some(10));
+    assert_eq!(f.close_notify.server.map(|c| c.at.frame()), Some(10));
 }
 
 #[test]
@@ -765,7 +762,7 @@ fn tls13_server_alert_before_the_clients_first_write_is_an_alert() {
     let (out, f) = run(&steps);
     assert_eq!(kinds(&out), [(5, C, PacketKind::Connect)]);
     assert_eq!(f.alerts.len(), 1);
-    assert!(f.alerts[0].encrypted && f.alerts[0].side == S && f.alerts[0].at.frame == 4);
+    assert!(f.alerts[0].encrypted && f.alerts[0].side == S && f.alerts[0].at.frame() == 4);
 }
 
 #[test]

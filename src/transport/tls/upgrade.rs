@@ -165,10 +165,7 @@ mod tests {
         let mut out = Vec::new();
         let mut feed = |(side, len, _): Record| out.push((side, len.lo()));
         for (i, &(side, len)) in records.iter().enumerate() {
-            let at = FrameRef {
-                frame: i as u64 + 1,
-                ts: Timestamp(i as i64 * 1_000_000),
-            };
+            let at = FrameRef::new(i as u64 + 1, Timestamp(i as i64 * 1_000_000));
             u.record((side, PlainLen::Exact(len), at), &mut feed);
         }
         u.settle(&mut feed);

@@ -73,7 +73,7 @@ impl Write {
             16_384..=2_097_151 => 3,
             _ => 4,
         };
-        self.last.frame == at.frame && len.lo() > 5 && varint == h - 1
+        self.last.frame() == at.frame() && len.lo() > 5 && varint == h - 1
     }
 
     /// Whether a record in frame `at` continues this write over WebSocket: it follows the

@@ -15,10 +15,7 @@ const DISCONNECT: &[u8] = &[0xe0, 0];
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn at(frame: u64) -> FrameRef {
-    FrameRef {
-        frame,
-        ts: Timestamp(frame as i64 * 1_000_000),
-    }
+    FrameRef::new(frame, Timestamp(frame as i64 * 1_000_000))
 }
 
 fn request(protocols: &str, extensions: &str) -> Vec<u8> {
@@ -999,8 +996,10 @@ fn real_capture_matches_tshark() {
         let mut out = |o: WsOutput<'_>| {
             if let WsOutput::Mqtt { side, bytes, at } = &o {
                 match per_frame.last_mut() {
-                    Some((fr, s, b)) if *fr == at.frame && s == side => b.extend_from_slice(bytes),
-                    _ => per_frame.push((at.frame, *side, bytes.to_vec())),
+                    Some((fr, s, b)) if *fr == at.frame() && s == side => {
+                        b.extend_from_slice(bytes)
+                    }
+                    _ => per_frame.push((at.frame(), *side, bytes.to_vec())),
                 }
             }
             got.take(o);
