@@ -196,6 +196,7 @@ pub fn pipeline(data: &[u8]) {
         // Two threads: the connections go through the spliced writer.
         dropscope::report::write_json(&analysis, None, 2, &mut sink).expect("sink");
     }
+    let _ = std::fs::remove_file(&path);
 }
 
 /// The TLS transport without keys: byte 0 says whether the capture holds the connection's
