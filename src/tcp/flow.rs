@@ -147,7 +147,7 @@ const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
 /// every segment reads (a ring of its own behind a pointer was one more cache miss a
 /// segment, 5 % of a run on a thousand open flows). The newest slot comes first.
 ///
-/// Not aligned to a cache line: an over-aligned flow is boxed by `memalign`, and glibc did
+/// Not aligned to a cache line: an over-aligned flow is boxed by `memalign`, and glibc 2.36 did
 /// not hand a freed flow's chunk to the next `memalign`, so every retired flow left a hole
 /// (0.3 KB a connection of peak memory on the fleet workload).
 #[derive(Debug, Default)]
