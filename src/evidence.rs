@@ -22,7 +22,6 @@ pub struct FrameRef {
 impl FrameRef {
     /// Frame `number` (1-based; a 0, which no reader produces, is taken as frame 1) at `ts`.
     pub fn new(number: u64, ts: Timestamp) -> FrameRef {
-        debug_assert!(number != 0, "frame numbers are 1-based");
         FrameRef {
             number: NonZeroU64::new(number).unwrap_or(NonZeroU64::MIN),
             ts,
@@ -52,5 +51,10 @@ mod tests {
         assert_eq!((at.frame(), at.ts), (7, Timestamp(5)));
         let json = serde_json::to_value(at).expect("serializes");
         assert_eq!(json["frame"], 7);
+        assert_eq!(
+            FrameRef::new(0, Timestamp(5)).frame(),
+            1,
+            "no reader makes a frame 0"
+        );
     }
 }

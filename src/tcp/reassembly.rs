@@ -506,7 +506,7 @@ mod tests {
             for s in sends {
                 let (a, b) = segs[s];
                 let seq = Seq(isn).plus(a as u64);
-                r.segment(seq, &stream[a..b], (b - a) as u64, false, at(0), &mut sink);
+                r.segment(seq, &stream[a..b], (b - a) as u64, false, at(1), &mut sink);
             }
             r.flush(&mut sink);
             prop_assert_eq!(got, stream);
