@@ -94,7 +94,8 @@ impl<'a> OpenSession<'a> {
 
     /// A record of the connection so far, without its MQTT details (for correlation).
     pub fn stub(&self) -> Connection {
-        Connection::build(self.id, self.flow, None, self.transport)
+        let idle_gaps = self.flow.idle_gaps.clone();
+        Connection::build(self.id, self.flow, idle_gaps, None, self.transport)
     }
 }
 
@@ -381,9 +382,7 @@ impl Analyzer {
         let ws = e.transport.ws_facts().cloned();
         let session = e.session.into_session(e.flow.syn_seen, &self.limits);
         let idle_gaps = std::mem::take(&mut e.flow.idle_gaps);
-        let mut c = Connection::build(e.id, &e.flow, Some(session), kind);
-        c.idle_gaps = idle_gaps;
-        c.idle_gaps.shrink_to_fit();
+        let mut c = Connection::build(e.id, &e.flow, idle_gaps, Some(session), kind);
         c.absorb_tls(tls);
         c.ws = ws.map(Box::new);
         c.unconfirmed = e.transport.is_tentative() && c.connect.is_none();

@@ -250,13 +250,16 @@ fn addr<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Connection {
-    /// Builds the record of a finished flow.
+    /// Builds the record of a finished flow, with its idle gaps (handed over rather than
+    /// read from `flow`, so that a retired flow's can be moved in, not copied).
     pub fn build(
         id: usize,
         flow: &Flow,
+        mut idle_gaps: Vec<IdleGap>,
         session: Option<Session>,
         transport: TransportKind,
     ) -> Connection {
+        idle_gaps.shrink_to_fit();
         let [client_half, server_half] = flow.sides.clone();
         let tcp_end = tcp_end(&client_half, &server_half);
         let mut c = Connection {
@@ -302,7 +305,7 @@ impl Connection {
             pinged_idle: None,
             unconfirmed: false,
             evicted: false,
-            idle_gaps: flow.idle_gaps.clone(),
+            idle_gaps,
             anomalies: Vec::new(),
             anomalies_total: 0,
             timeline: Vec::new(),

@@ -599,11 +599,6 @@ fn deliver(side: Side, piece: Piece<'_>, at: FrameRef, out: &mut impl FnMut(Stre
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_flow_needs_no_more_than_mallocs_alignment() {
-        // See `RecentSegments`: an over-aligned flow fragments the heap.
-        assert!(std::mem::align_of::<Flow>() <= 16);
-    }
     use crate::decode::TcpFlags;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -679,5 +674,11 @@ mod tests {
             !recent.is_copy(&segment(100, 1), at_micros(9)),
             "eight after"
         );
+    }
+
+    #[test]
+    fn a_flow_needs_no_more_than_mallocs_alignment() {
+        // See `RecentSegments`: an over-aligned flow fragments the heap.
+        assert!(std::mem::align_of::<Flow>() <= 16);
     }
 }

@@ -27,9 +27,7 @@ impl Judged {
     /// Judges one connection: the verdict and the facts derived from it.
     pub fn judge(connection: impl Into<Box<Connection>>, thresholds: &super::Thresholds) -> Judged {
         let connection = connection.into();
-        let mut verdict = super::classify(&connection, thresholds);
-        // `format!` leaves spare capacity, and every verdict is kept until the report.
-        verdict.explanation.shrink_to_fit();
+        let verdict = super::classify(&connection, thresholds);
         let outage_reading = (verdict.cause == Cause::NatIdleExpiry)
             .then(|| Box::new(super::outage_reading(&connection, thresholds)));
         let mut j = Judged {
@@ -37,13 +35,16 @@ impl Judged {
             verdict,
             outage_reading,
         };
-        j.derive();
+        j.settle();
         j
     }
 
-    /// Computes the facts derived from the verdict (the idle gaps' outcomes).
-    fn derive(&mut self) {
+    /// Settles a verdict just made or re-made: computes the facts derived from it (the idle
+    /// gaps' outcomes) and drops the spare capacity `format!` left in its explanation, since
+    /// every verdict is kept until the report.
+    fn settle(&mut self) {
         self.verdict.gap_outcomes = super::gaps::gap_outcomes(&self.connection, &self.verdict);
+        self.verdict.explanation.shrink_to_fit();
     }
 }
 
@@ -130,7 +131,7 @@ pub fn rejudge(conns: &mut [Judged], recasts: &[Recast]) {
                 };
                 let id = j.connection.client_id.clone().unwrap_or_default();
                 taken_over(&mut j.verdict, &id, *by, *connect, *closed, *clean);
-                j.derive();
+                j.settle();
             }
             Recast::NatOrOutage {
                 index,
@@ -140,7 +141,7 @@ pub fn rejudge(conns: &mut [Judged], recasts: &[Recast]) {
             } => {
                 if let Some(j) = conns.get_mut(*index) {
                     read_nat_or_outage(j, *reading, why, *related);
-                    j.derive();
+                    j.settle();
                 }
             }
             Recast::RefusedByPath {
@@ -158,14 +159,14 @@ pub fn rejudge(conns: &mut [Judged], recasts: &[Recast]) {
                         "The client's SYN was answered by a RST (frames {:?}) that does not fit the server's host (TTL {rst_ttl} where its packets on connection {from} carry {host_ttl}): a device on the path refused the connection.",
                         v.evidence
                     );
-                    j.derive();
+                    j.settle();
                 }
             }
             Recast::Shutdown { indexes, spread } => {
                 for &i in indexes {
                     if let Some(j) = conns.get_mut(i) {
                         shut_down(&mut j.verdict, indexes.len(), *spread);
-                        j.derive();
+                        j.settle();
                     }
                 }
             }
