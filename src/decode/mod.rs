@@ -9,7 +9,8 @@
 //! - `link` strips the link layer (Ethernet and VLAN tags via etherparse; Linux cooked
 //!   SLL/SLL2, BSD loopback and raw IP by hand) and says which IP version follows;
 //! - `net` checks the IP and TCP headers (via etherparse's lax slicing) and works out the
-//!   on-the-wire payload length from the IP length fields;
+//!   on-the-wire payload length from the IP length fields; the common shape, an uncut
+//!   IPv4 datagram without options, is read at fixed offsets first;
 //! - `segment` and `skip` hold the output types.
 //!
 //! What decoding deliberately does not do:
@@ -26,7 +27,6 @@ mod skip;
 pub use segment::{Segment, TcpFlags};
 
 pub use skip::{Skip, SkipCounts};
-use std::net::{IpAddr, SocketAddr};
 
 /// The libpcap LINKTYPE numbers [`decode`] understands.
 pub mod linktype {
@@ -66,41 +66,6 @@ pub mod linktype {
 pub fn decode(linktype: u32, data: &[u8], caplen_cut: bool) -> Result<Segment<'_>, Skip> {
     let network = link::strip(linktype, data, caplen_cut)?;
     net::segment(network, caplen_cut)
-}
-
-/// The two ends of the TCP segment in an uncut Ethernet frame of plain IPv4 (no VLAN tag, no
-/// IP options, not a fragment), read at fixed offsets: what a sharded engine needs to tell
-/// another shard's frame without decoding it (decoding is a quarter of a frame's work). It is
-/// `Some` only where [`decode`] gives a segment between these ends, which the tests check
-/// against [`decode`] on mutated frames; anything else is `None`, left to [`decode`].
-pub fn plain_tcp_ends(
-    linktype: u32,
-    data: &[u8],
-    caplen_cut: bool,
-) -> Option<(SocketAddr, SocketAddr)> {
-    if linktype != linktype::ETHERNET || caplen_cut {
-        return None;
-    }
-    let ip = data.get(14..)?;
-    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-    // The datagram's TCP part, as the IP length says: at least 20 bytes after the header.
-    let tcp = ip.get(20..total)?;
-    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
-    let tcp_header_len = usize::from(tcp.get(12)? >> 4) * 4;
-    let plain = data.get(12..14)? == [0x08, 0x00]
-        && ip[0] == 0x45
-        && ip[9] == 6
-        && fragment == 0
-        && (20..=tcp.len()).contains(&tcp_header_len);
-    if !plain {
-        return None;
-    }
-    let addr = |at: usize| IpAddr::from([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]);
-    let port = |at: usize| u16::from_be_bytes([tcp[at], tcp[at + 1]]);
-    Some((
-        SocketAddr::new(addr(12), port(0)),
-        SocketAddr::new(addr(16), port(2)),
-    ))
 }
 
 #[cfg(test)]

@@ -416,30 +416,38 @@ proptest! {
     }
 }
 
-/// `plain_tcp_ends` is `Some` only where `decode` gives a segment between the same ends.
-fn check_plain_ends(lt: u32, data: &[u8], cut: bool) -> Result<(), TestCaseError> {
-    if let Some((a, b)) = plain_tcp_ends(lt, data, cut) {
-        let segment = decode(lt, data, cut);
-        prop_assert!(segment.is_ok(), "{:?} for {:02x?}", segment, data);
-        let s = segment.unwrap();
-        prop_assert_eq!((a.ip(), a.port()), (s.src, s.src_port));
-        prop_assert_eq!((b.ip(), b.port()), (s.dst, s.dst_port));
-    }
+/// Decodes through etherparse's slicing alone, without the fixed-offset path.
+fn sliced_only(lt: u32, data: &[u8], cut: bool) -> Result<Segment<'_>, Skip> {
+    net::sliced(link::strip(lt, data, cut)?, cut)
+}
+
+/// The fixed-offset path changes nothing: `decode` gives what etherparse's slicing gives.
+fn check_same_as_sliced(lt: u32, data: &[u8], cut: bool) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        decode(lt, data, cut),
+        sliced_only(lt, data, cut),
+        "{:02x?}",
+        data
+    );
     Ok(())
 }
 
 #[test]
-fn plain_tcp_ends_reads_plain_ipv4_on_ethernet_and_nothing_else() {
+fn plain_ipv4_is_read_at_fixed_offsets_on_every_link_type_and_nothing_else_is() {
+    let datagram = frames::ipv4_tcp(&MQTT_PING);
+    let tagged = frames::ethernet(0x0800, &[(0x8100, 5)], &datagram);
+    for (lt, frame) in [
+        (ETHERNET, ether_v4(&MQTT_PING)),
+        (ETHERNET, tagged),
+        (LINUX_SLL, frames::sll(1, 0x0800, &datagram)),
+        (RAW, datagram.clone()),
+    ] {
+        let network = link::strip(lt, &frame, false).expect("link");
+        let fast = net::plain_ipv4(network.bytes, network.vlan);
+        assert!(fast.is_some(), "link type {lt}");
+        assert_eq!(Ok(fast.unwrap()), sliced_only(lt, &frame, false));
+    }
     let frame = ether_v4(&MQTT_PING);
-    let (a, b) = plain_tcp_ends(ETHERNET, &frame, false).expect("plain");
-    assert_eq!(
-        (a.ip(), a.port()),
-        (IpAddr::V4(Ipv4Addr::from(CLIENT)), 51000)
-    );
-    assert_eq!(
-        (b.ip(), b.port()),
-        (IpAddr::V4(Ipv4Addr::from(BROKER)), 1883)
-    );
     let mut fragment = frame.clone();
     fragment[14 + 6] |= 0x20; // more fragments
     let mut options = frame.clone();
@@ -450,57 +458,64 @@ fn plain_tcp_ends_reads_plain_ipv4_on_ethernet_and_nothing_else() {
     long_ip[14 + 3] += 1; // one byte more than the frame holds
     let mut short_ip = frame.clone();
     short_ip[14 + 2..14 + 4].copy_from_slice(&39u16.to_be_bytes()); // less than the headers
-    let tagged = frames::ethernet(0x0800, &[(0x8100, 5)], &frames::ipv4_tcp(&MQTT_PING));
+    let mut offloaded = frame.clone();
+    offloaded[14 + 2..14 + 4].copy_from_slice(&[0, 0]); // TSO: length left to the capture
     let v6 = frames::ethernet(0x86dd, &[], &frames::ipv6_tcp(&MQTT_PING));
-    for (what, lt, data, cut) in [
-        ("a fragment", ETHERNET, &fragment, false),
-        ("IP options", ETHERNET, &options, false),
-        ("a VLAN tag", ETHERNET, &tagged, false),
-        ("IPv6", ETHERNET, &v6, false),
-        (
-            "a TCP header below 20 bytes",
-            ETHERNET,
-            &short_tcp_header,
-            false,
-        ),
-        ("an IP length past the frame", ETHERNET, &long_ip, false),
-        (
-            "an IP length short of the headers",
-            ETHERNET,
-            &short_ip,
-            false,
-        ),
-        ("a cut frame", ETHERNET, &frame, true),
-        ("another link type", LINUX_SLL, &frame, false),
+    for (what, data) in [
+        ("a fragment", &fragment),
+        ("IP options", &options),
+        ("IPv6", &v6),
+        ("a TCP header below 20 bytes", &short_tcp_header),
+        ("an IP length past the frame", &long_ip),
+        ("an IP length short of the headers", &short_ip),
+        ("an IP length of zero", &offloaded),
     ] {
-        assert_eq!(plain_tcp_ends(lt, data, cut), None, "{what}");
+        let network = link::strip(ETHERNET, data, false).expect("link");
+        assert_eq!(net::plain_ipv4(network.bytes, None), None, "{what}");
     }
+    // The decoder reads these as before: the fragment and IPv6 by etherparse's slicing,
+    // a cut frame never at fixed offsets.
+    assert_eq!(decode(ETHERNET, &fragment, false), Err(Skip::IpFragment));
+    assert_eq!(
+        decode(ETHERNET, &offloaded, false),
+        sliced_only(ETHERNET, &offloaded, false)
+    );
+    assert!(
+        decode(ETHERNET, &frame, true)
+            .is_ok_and(|s| s == sliced_only(ETHERNET, &frame, true).unwrap())
+    );
 }
 
 proptest! {
     #[test]
-    fn plain_tcp_ends_agrees_with_decode_on_mutated_headers(
+    fn decode_agrees_with_the_sliced_path_on_mutated_headers(
         payload in proptest::collection::vec(any::<u8>(), 0..40),
         flips in proptest::collection::vec((0..60usize, any::<u8>()), 0..4),
         keep in any::<usize>(),
         cut in any::<bool>(),
+        tagged in any::<bool>(),
     ) {
-        let mut data = ether_v4(&payload);
+        let datagram = frames::ipv4_tcp(&payload);
+        let mut data = if tagged {
+            frames::ethernet(0x0800, &[(0x8100, 9)], &datagram)
+        } else {
+            frames::ethernet(0x0800, &[], &datagram)
+        };
         let len = data.len();
         for (at, value) in flips {
             data[at % len] = value;
         }
         data.truncate(keep % (data.len() + 1) + usize::from(keep % 2 == 0) * data.len());
-        check_plain_ends(ETHERNET, &data, cut)?;
+        check_same_as_sliced(ETHERNET, &data, cut)?;
     }
 
     #[test]
-    fn plain_tcp_ends_agrees_with_decode_on_any_bytes(
+    fn decode_agrees_with_the_sliced_path_on_any_bytes(
         data in proptest::collection::vec(any::<u8>(), 0..128),
         lt in proptest::sample::select(ALL_LINKTYPES.as_slice()),
         cut in any::<bool>(),
     ) {
-        check_plain_ends(lt, &data, cut)?;
+        check_same_as_sliced(lt, &data, cut)?;
     }
 }
 

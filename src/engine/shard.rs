@@ -41,11 +41,6 @@ impl Shard {
         }
     }
 
-    /// Whether this is every flow (one engine alone).
-    pub(super) fn is_whole(&self) -> bool {
-        self.count == 1
-    }
-
     /// Whether the frame of flow `key` is this shard's; a frame that is no TCP segment
     /// (`None`) is counted by shard 0.
     pub(super) fn owns(&self, key: Option<&FlowKey>) -> bool {
