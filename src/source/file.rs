@@ -1,5 +1,5 @@
-//! One capture file: plain classic pcap through the fast reader (`fast`), everything else
-//! (pcapng, gzip, standard input, a damaged record onwards) through libpcap.
+//! One capture file: plain classic pcap and pcapng through the fast reader (`fast`),
+//! everything else (gzip, standard input, a damaged record onwards) through libpcap.
 
 use super::fast::{FastPcap, Next};
 use super::stream::{self, Feed, Sniffed, StreamStop};
@@ -234,7 +234,9 @@ impl CaptureFile {
         match self.fast.as_mut().map(FastPcap::next) {
             Some(Next::Record(r)) => {
                 self.frames += 1;
-                self.offset += PCAP_RECORD_HEADER + u64::from(r.caplen);
+                if self.format == Format::Pcap {
+                    self.offset += PCAP_RECORD_HEADER + u64::from(r.caplen);
+                }
                 let fast = self.fast.as_ref()?;
                 let data = fast.bytes(&r);
                 let passes = self.filter.as_ref().is_none_or(|f| f.filter(data));
@@ -445,6 +447,126 @@ fn not_a_capture(path: &Path, e: &pcap::Error) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A frame as read: time, link type, wire length, bytes.
+    type FrameRead = (i64, u32, u32, Vec<u8>);
+
+    /// Every frame of `path`, and the warning, read by the fast path where it takes the
+    /// file, or by libpcap alone.
+    fn frames_of(path: &Path, fast: bool) -> (Vec<FrameRead>, Option<String>) {
+        let mut file = match CaptureFile::open(path, None) {
+            Ok(file) => file,
+            Err(e) => return (Vec::new(), Some(e.to_string())),
+        };
+        if !fast {
+            file.fast = None;
+        }
+        let mut frames = Vec::new();
+        let mut number = 1;
+        while let Some((f, _)) = file.next_frame(number) {
+            frames.push((f.ts.0, f.linktype, f.wire_len, f.data.to_vec()));
+            number += 1;
+        }
+        (frames, file.take_warning().map(|w| w.to_string()))
+    }
+
+    /// The capture files of the repository and the generated pcapng corner cases.
+    fn captures() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        let mut dirs = vec![root.join("captures"), root.join("tests/corrupt")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng")
+                {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The fast reader gives what libpcap gives, frame for frame, and the same warning, on
+    /// every classic pcap and pcapng file of the repository (damaged ones among them).
+    #[test]
+    fn the_fast_reader_reads_every_capture_as_libpcap_does() {
+        let files = captures();
+        assert!(
+            files
+                .iter()
+                .filter(|p| p.extension().unwrap() == "pcapng")
+                .count()
+                >= 30
+        );
+        for path in files {
+            let (fast, fast_warning) = frames_of(&path, true);
+            let (slow, slow_warning) = frames_of(&path, false);
+            assert_eq!(fast.len(), slow.len(), "{}", path.display());
+            assert!(fast == slow, "{}: frames differ", path.display());
+            assert_eq!(fast_warning, slow_warning, "{}", path.display());
+        }
+    }
+
+    /// pcapng corner cases, each read by the fast path and by libpcap alone: the same
+    /// frames, however much of the file the fast path took.
+    #[test]
+    fn pcapng_corner_cases_read_as_libpcap_reads_them() {
+        use crate::source::ng_blocks::tests::{Ng, frame};
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("milliseconds, two interfaces, skipped blocks", {
+                let mut ng = Ng::new(false);
+                ng.idb(1, 0, Some(3)).idb(1, 0, Some(9)).custom();
+                ng.epb(0, 1_700_000_000_123, &frame(1)).epb(
+                    1,
+                    1_700_000_000_123_456_789,
+                    &frame(2),
+                );
+                ng.dsb().epb(0, 1_700_000_001_000, &frame(3)).bytes()
+            }),
+            ("big-endian", {
+                let mut ng = Ng::new(true);
+                ng.idb(1, 65535, None)
+                    .epb(0, 1_700_000_000_000_001, &frame(4))
+                    .bytes()
+            }),
+            ("a second section", {
+                let mut ng = Ng::new(false);
+                ng.idb(1, 0, None).epb(0, 5, &frame(5));
+                let mut second = Ng::new(false);
+                second.idb(1, 0, None).epb(0, 6, &frame(6));
+                [ng.bytes(), second.bytes()].concat()
+            }),
+            ("a binary resolution", {
+                let mut ng = Ng::new(false);
+                ng.idb(1, 0, Some(0x8a)).epb(0, 3 << 10, &frame(7)).bytes()
+            }),
+            ("a packet over the snapshot length", {
+                let mut ng = Ng::new(false);
+                ng.idb(1, 40, None).epb(0, 9, &frame(8)).bytes()
+            }),
+        ];
+        for (what, bytes) in cases {
+            let path = std::env::temp_dir()
+                .join(format!("dropscope-ng-{}-{what}.pcapng", std::process::id()));
+            std::fs::write(&path, &bytes).unwrap();
+            let (fast, slow) = (frames_of(&path, true), frames_of(&path, false));
+            std::fs::remove_file(&path).ok();
+            // libpcap stops at a packet over the snapshot length, with its message.
+            let over = what.contains("snapshot");
+            assert_eq!(
+                (slow.0.is_empty(), slow.1.is_some()),
+                (over, over),
+                "{what}"
+            );
+            assert_eq!(fast, slow, "{what}");
+        }
+    }
 
     /// A gzip capture that libpcap gives up on early, with megabytes still to decompress:
     /// the decompressing thread must see EPIPE, not raise SIGPIPE (found by the pipeline fuzz

@@ -5,6 +5,7 @@
 mod fast;
 mod file;
 mod merge;
+mod ng_blocks;
 mod secrets;
 mod stream;
 
@@ -137,9 +138,9 @@ impl std::fmt::Display for ReadWarning {
     }
 }
 
-/// Whether every one of `paths` reads again cheaply: a regular classic pcap file that the
-/// fast reader takes, so a second read is a pass over the page cache. Standard input, pipes,
-/// gzip files and pcapng (which libpcap reads at a fraction of that pace) do not.
+/// Whether every one of `paths` reads again cheaply: a regular classic pcap or pcapng file
+/// that the fast reader takes, so a second read is a pass over the page cache. Standard
+/// input, pipes and gzip files (read once, or at a fraction of that pace) do not.
 pub fn rereads_cheaply(paths: &[PathBuf]) -> bool {
     !paths.is_empty()
         && paths
