@@ -75,18 +75,16 @@ impl Blocks {
             return Step::Need(BLOCK_MIN);
         };
         let kind = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        if kind == SHB {
-            if self.big_endian.is_some() {
-                return Step::Leave; // a second section: libpcap's
-            }
-            self.big_endian = match head[8..12] {
-                [0x1a, 0x2b, 0x3c, 0x4d] => Some(true),
-                [0x4d, 0x3c, 0x2b, 0x1a] => Some(false),
+        // A section's byte order, taken once its header block is whole (below).
+        let big_endian = match (kind == SHB, self.big_endian) {
+            (false, Some(big_endian)) => big_endian,
+            (true, None) => match head[8..12] {
+                [0x1a, 0x2b, 0x3c, 0x4d] => true,
+                [0x4d, 0x3c, 0x2b, 0x1a] => false,
                 _ => return Step::Leave,
-            };
-        }
-        let Some(big_endian) = self.big_endian else {
-            return Step::Leave;
+            },
+            // A second section (libpcap's), or blocks before any section.
+            _ => return Step::Leave,
         };
         let word = |b: [u8; 4]| match big_endian {
             true => u32::from_be_bytes(b),
@@ -116,7 +114,10 @@ impl Blocks {
             (IDB, true) => parse_interfacedescriptionblock_be(block)
                 .map_or(Step::Leave, |(_, b)| self.interface(&b, len)),
             (SHB, _) => match parse_sectionheaderblock(block) {
-                Ok((_, shb)) if shb.major_version == 1 => Step::Skip(len),
+                Ok((_, shb)) if shb.major_version == 1 => {
+                    self.big_endian = Some(big_endian);
+                    Step::Skip(len)
+                }
                 _ => Step::Leave,
             },
             // Name resolution, statistics, secrets (read before the analysis), custom and
@@ -342,6 +343,17 @@ pub(crate) mod tests {
             );
             assert_eq!(got.len(), 7, "{got:?}");
         }
+    }
+
+    #[test]
+    fn a_section_header_read_in_two_pieces_is_still_the_first_section() {
+        let mut ng = Ng::new(true);
+        ng.idb(1, 0, None);
+        let bytes = ng.bytes();
+        let mut blocks = Blocks::default();
+        assert_eq!(blocks.step(&bytes[..20], 1 << 20), Step::Need(28));
+        assert_eq!(blocks.step(&bytes, 1 << 20), Step::Skip(28));
+        assert_eq!(blocks.step(&bytes[28..], 1 << 20), Step::Skip(20));
     }
 
     #[test]
