@@ -70,6 +70,7 @@ enum Layout {
 }
 
 /// What a classic pcap file's 24-byte header says, when this reader takes the file.
+#[derive(Clone, Copy)]
 struct Header {
     big_endian: bool,
     nanos: bool,
@@ -83,7 +84,7 @@ impl Layout {
     fn read(file: &mut File) -> Option<Layout> {
         let mut magic = [0u8; 4];
         file.read_exact(&mut magic).ok()?;
-        if u32::from_le_bytes(magic) == 0x0A0D_0D0A {
+        if u32::from_le_bytes(magic) == ng_blocks::SHB {
             file.seek(SeekFrom::Start(0)).ok()?;
             return Some(Layout::Ng(Blocks::default()));
         }
@@ -157,10 +158,7 @@ impl FastPcap {
     /// The next record and its captured bytes.
     pub fn next(&mut self) -> Next {
         match &self.layout {
-            Layout::Classic(h) => {
-                let (big_endian, nanos, snaplen) = (h.big_endian, h.nanos, h.snaplen);
-                self.next_record(big_endian, nanos, snaplen)
-            }
+            &Layout::Classic(header) => self.next_record(header),
             Layout::Ng(_) => self.next_packet_block(),
         }
     }
@@ -176,7 +174,12 @@ impl FastPcap {
     }
 
     /// `next` for a classic pcap file.
-    fn next_record(&mut self, big_endian: bool, nanos: bool, snaplen: u32) -> Next {
+    fn next_record(&mut self, header: Header) -> Next {
+        let Header {
+            big_endian,
+            nanos,
+            snaplen,
+        } = header;
         if !self.fill(16) {
             return self.ended();
         }

@@ -8,7 +8,7 @@
 //! block) is left to libpcap from that block on, so what libpcap would do with it (read
 //! it, or stop with its own message) stays exactly libpcap's.
 
-use super::fast::{MAX_SNAPLEN, PLAIN_LINKTYPES};
+use super::fast::{MAX_SNAPLEN, PLAIN_LINKTYPES, word};
 use crate::time::Timestamp;
 use pcap_parser::pcapng::{
     InterfaceDescriptionBlock, parse_interfacedescriptionblock_be,
@@ -16,7 +16,7 @@ use pcap_parser::pcapng::{
 };
 
 /// The Section Header Block's type (the same in either byte order).
-const SHB: u32 = 0x0A0D_0D0A;
+pub(super) const SHB: u32 = 0x0A0D_0D0A;
 /// The Interface Description Block's type.
 const IDB: u32 = 1;
 /// The Enhanced Packet Block's type.
@@ -28,6 +28,16 @@ const PACKET_BLOCKS_LEFT: [u32; 2] = [2, 3];
 pub(super) const BLOCK_MIN: usize = 12;
 /// Where an Enhanced Packet Block's packet starts.
 const EPB_DATA: usize = 28;
+
+/// The byte order a Section Header Block's magic (its bytes 8 to 12) gives its section:
+/// big-endian or not, `None` for no magic.
+pub(super) fn section_big_endian(head: &[u8]) -> Option<bool> {
+    match head.get(8..12)? {
+        [0x1a, 0x2b, 0x3c, 0x4d] => Some(true),
+        [0x4d, 0x3c, 0x2b, 0x1a] => Some(false),
+        _ => None,
+    }
+}
 
 /// What a step over the unread bytes found.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,20 +88,15 @@ impl Blocks {
         // A section's byte order, taken once its header block is whole (below).
         let big_endian = match (kind == SHB, self.big_endian) {
             (false, Some(big_endian)) => big_endian,
-            (true, None) => match head[8..12] {
-                [0x1a, 0x2b, 0x3c, 0x4d] => true,
-                [0x4d, 0x3c, 0x2b, 0x1a] => false,
-                _ => return Step::Leave,
+            (true, None) => match section_big_endian(head) {
+                Some(big_endian) => big_endian,
+                None => return Step::Leave,
             },
             // A second section (libpcap's), or blocks before any section.
             _ => return Step::Leave,
         };
-        let word = |b: [u8; 4]| match big_endian {
-            true => u32::from_be_bytes(b),
-            false => u32::from_le_bytes(b),
-        };
-        let kind = word([head[0], head[1], head[2], head[3]]);
-        let len = word([head[4], head[5], head[6], head[7]]) as usize;
+        let kind = word(&head[..4], big_endian);
+        let len = word(&head[4..8], big_endian) as usize;
         if len < BLOCK_MIN
             || !len.is_multiple_of(4)
             || len > max_block
@@ -108,7 +113,7 @@ impl Blocks {
         // Each block by the parser of its type: the `Block` enum of `parse_block_*` is moved
         // through the stack in pieces, a quarter of a run on the fleet workload.
         match (kind, big_endian) {
-            (EPB, _) => self.packet(block, word),
+            (EPB, _) => self.packet(block, big_endian),
             (IDB, false) => parse_interfacedescriptionblock_le(block)
                 .map_or(Step::Leave, |(_, b)| self.interface(&b, len)),
             (IDB, true) => parse_interfacedescriptionblock_be(block)
@@ -150,11 +155,11 @@ impl Blocks {
     /// Its five fixed fields are read by hand: `pcap-parser`'s parser of the block (which
     /// also collects its options in a vector) took 10 % of a run on the fleet workload,
     /// as much as the analysis of the TCP segments.
-    fn packet(&self, block: &[u8], word: impl Fn([u8; 4]) -> u32) -> Step {
+    fn packet(&self, block: &[u8], big_endian: bool) -> Step {
         let Some(fixed) = block.get(8..EPB_DATA) else {
             return Step::Leave;
         };
-        let field = |i: usize| word([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+        let field = |i: usize| word(&fixed[i..i + 4], big_endian);
         let (interface, ts_high, ts_low) = (field(0), field(4), field(8));
         let (caplen, wire_len) = (field(12), field(16));
         let Some(&units) = self.units.get(interface as usize) else {

@@ -4,6 +4,8 @@
 //! `pcap-parser`.
 
 use super::Format;
+use super::fast::word;
+use super::ng_blocks::{SHB, section_big_endian};
 use pcap_parser::pcapng::{Block, SecretsType, parse_block_be, parse_block_le};
 use std::fs::File;
 use std::io::Read;
@@ -50,6 +52,17 @@ pub(super) fn tls_key_log<'a>(block: &Block<'a>) -> Option<&'a [u8]> {
 /// Walks the blocks of `reader` by their lengths and parses only the Decryption Secrets
 /// Blocks: a pre-pass that parsed every block (`PcapNGReader`) took a quarter of the run
 /// on a 2.4 GB pcapng file, most of it packet blocks that hold no secret.
+/// The TLS key log of a whole Decryption Secrets Block in `block`; `None` for any other
+/// secrets, or a block that does not parse.
+pub(super) fn key_log_in(block: &[u8], big_endian: bool) -> Option<&[u8]> {
+    let parsed = if big_endian {
+        parse_block_be(block)
+    } else {
+        parse_block_le(block)
+    };
+    tls_key_log(&parsed.ok()?.1)
+}
+
 fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
     let mut walk = Walk {
         reader,
@@ -60,25 +73,16 @@ fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
     let (mut big_endian, mut total, mut count) = (None, 0usize, 0usize);
     while walk.fill(12) {
         let head = &walk.buf[walk.pos..walk.pos + 12];
-        if head[..4] == [0x0A, 0x0D, 0x0D, 0x0A] {
-            big_endian = match head[8..12] {
-                [0x1a, 0x2b, 0x3c, 0x4d] => Some(true),
-                [0x4d, 0x3c, 0x2b, 0x1a] => Some(false),
-                _ => None,
-            };
+        if word(&head[..4], false) == SHB {
+            big_endian = section_big_endian(head);
         }
         let Some(big_endian) = big_endian else {
             break;
         };
-        let word = |at: usize| {
-            let b = [head[at], head[at + 1], head[at + 2], head[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        let (kind, len) = (word(0), word(4) as usize);
+        let (kind, len) = (
+            word(&head[..4], big_endian),
+            word(&head[4..8], big_endian) as usize,
+        );
         if len < 12 || !len.is_multiple_of(4) {
             break;
         }
@@ -91,16 +95,7 @@ fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
         if len > BUFFER || !walk.fill(len) {
             break;
         }
-        let block = &walk.buf[walk.pos..walk.pos + len];
-        let parsed = if big_endian {
-            parse_block_be(block)
-        } else {
-            parse_block_le(block)
-        };
-        let Ok((_, block)) = parsed else {
-            break;
-        };
-        if let Some(data) = tls_key_log(&block) {
+        if let Some(data) = key_log_in(&walk.buf[walk.pos..walk.pos + len], big_endian) {
             total = total.saturating_add(data.len());
             if total > MAX_SECRET_BYTES {
                 break;
@@ -114,7 +109,7 @@ fn scan(reader: impl Read, each: &mut impl FnMut(&[u8])) -> usize {
 }
 
 /// The Decryption Secrets Block's type.
-const DSB: u32 = 0x0000_000A;
+pub(super) const DSB: u32 = 0x0000_000A;
 
 /// A reader read through one buffer: unread bytes are `buf[pos..end]`.
 struct Walk<R> {

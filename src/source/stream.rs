@@ -14,9 +14,9 @@
 //! packets that follow them in the stream.
 
 use super::fast::word;
-use super::secrets::{MAX_SECRET_BYTES, tls_key_log};
+use super::ng_blocks::{SHB, section_big_endian};
+use super::secrets::{DSB, MAX_SECRET_BYTES, key_log_in};
 use super::{Format, file::format_of};
-use pcap_parser::pcapng::{parse_block_be, parse_block_le};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -197,9 +197,9 @@ fn copy_pcapng(
         if got < 12 {
             return out.send_all(&block);
         }
-        if block[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        if word(&block[..4], false) == SHB {
             // A section header: its byte-order magic says how to read the section.
-            big_endian = block[8..12] == [0x1a, 0x2b, 0x3c, 0x4d];
+            big_endian = section_big_endian(&block) == Some(true);
         }
         let (kind, len) = (
             word(&block[..4], big_endian),
@@ -212,8 +212,8 @@ fn copy_pcapng(
         (&mut source)
             .take(len as u64 - 12)
             .read_to_end(&mut block)?;
-        if kind == 0x0000_000A
-            && let Some(text) = key_log_of(&block, big_endian)
+        if kind == DSB
+            && let Some(text) = key_log_in(&block, big_endian).map(<[u8]>::to_vec)
         {
             secret_bytes = secret_bytes.saturating_add(text.len());
             if secret_bytes <= MAX_SECRET_BYTES {
@@ -226,16 +226,6 @@ fn copy_pcapng(
             return Ok(());
         }
     }
-}
-
-fn key_log_of(block: &[u8], big_endian: bool) -> Option<Vec<u8>> {
-    let parsed = if big_endian {
-        parse_block_be(block)
-    } else {
-        parse_block_le(block)
-    };
-    let (_, b) = parsed.ok()?;
-    tls_key_log(&b).map(<[u8]>::to_vec)
 }
 
 impl Out {
