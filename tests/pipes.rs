@@ -342,3 +342,57 @@ fn live_follows_a_growing_file_until_sigterm() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("connection_closed").count(), 5, "{text}");
 }
+
+/// A named pipe given by its path is read once, as a stream: the file's analysis, secrets
+/// included. (Opened twice, once to sniff its format and once by libpcap, it hung.)
+#[test]
+fn a_named_pipe_given_by_path_is_read_as_a_stream() {
+    for name in [
+        "captures/format-pcapng.pcapng",
+        "captures/tls-dsb/tls13-clean.pcapng",
+    ] {
+        let file = root().join(name);
+        let dir = std::env::temp_dir().join(format!("dropscope-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("capture");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // The writer blocks until dropscope opens the pipe, then writes it all and closes.
+        let mut writer = Command::new("cp")
+            .arg(&file)
+            .arg(&fifo)
+            .spawn()
+            .expect("run cp");
+        let mut child = dropscope()
+            .args(["analyze", "--format", "json"])
+            .arg(&fifo)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded: a hang fails the test instead of holding it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = writer.kill();
+                panic!("{name}: dropscope did not finish reading the pipe");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(writer.wait().unwrap().success());
+        std::fs::remove_dir_all(&dir).ok();
+        let mut piped = json(&out);
+        let fifo_name = fifo.display().to_string();
+        assert_eq!(piped["captures"], serde_json::json!([fifo_name]));
+        piped["captures"] = serde_json::json!(["-"]);
+        assert_same_as_file(piped, &file);
+    }
+}

@@ -124,10 +124,10 @@ fn read_frames(
     Ok((timeline.warnings().to_vec(), timeline.frames_read()))
 }
 
-/// The threads an analysis runs on: [`threads`], but one for standard input, which can be
-/// read only once.
+/// The threads an analysis runs on: [`threads`], but one for standard input or a named
+/// pipe, which can be read only once.
 fn threads_for(input: &InputArgs, paths: &[PathBuf]) -> usize {
-    if paths.iter().any(|p| p.as_os_str() == source::STDIN) {
+    if paths.iter().any(|p| source::reads_once(p)) {
         return 1;
     }
     threads(input)

@@ -134,7 +134,7 @@ impl Header {
 /// Whether `path` is a regular file this reader takes: one that can be read again, each
 /// time a pass over the page cache without decompression or libpcap.
 pub(super) fn takes(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    super::file::is_regular(path)
         && File::open(path).is_ok_and(|mut file| Layout::read(&mut file).is_some())
 }
 

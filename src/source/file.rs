@@ -64,6 +64,12 @@ impl CaptureFile {
             path: path.to_path_buf(),
             source,
         };
+        if !is_regular(path) {
+            // A named pipe (or a device) can be read once only: opened a second time, its
+            // bytes would be split between two readers. Read it as a stream.
+            let pipe = File::open(path).map_err(io)?;
+            return CaptureFile::open_stream(path, Box::new(pipe), filter);
+        }
         let (format, gzipped) = file_format(path).map_err(io)?;
         if gzipped {
             let sniffed = Sniffed {
@@ -310,6 +316,11 @@ impl CaptureFile {
         };
         Some((frame, passes))
     }
+}
+
+/// Whether `path` is a regular file (or a link to one), which can be opened and read again.
+pub(super) fn is_regular(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// A capture file's format from its magic number, looking inside gzip; and whether it is

@@ -148,6 +148,12 @@ pub fn rereads_cheaply(paths: &[PathBuf]) -> bool {
             .all(|p| p.as_os_str() != STDIN && fast::takes(p))
 }
 
+/// Whether `path` can be read only once: standard input, a named pipe, a device. Its
+/// pcapng secrets come out of the stream as it is read, on one thread.
+pub fn reads_once(path: &Path) -> bool {
+    path.as_os_str() == STDIN || !file::is_regular(path)
+}
+
 /// Expands the command line's inputs: a directory stands for the capture files in it (a
 /// rotated capture set), sorted by name; files are taken as given.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {

@@ -22,9 +22,13 @@ pub(super) const MAX_SECRET_BYTES: usize = 96 << 20;
 
 /// Hands `each` the TLS key log (NSS key log text) of every Decryption Secrets Block in a
 /// pcapng file, plain or gzip-compressed, in file order, without copying it; returns how
-/// many. A classic pcap file has none. Reading stops quietly at the first damaged block:
+/// many. A classic pcap file has none, and a named pipe is not read here (its secrets
+/// come out of its stream as it is analyzed). Reading stops quietly at the first damaged block:
 /// the capture reader reports damage with its offset.
 pub fn pcapng_tls_key_logs(path: &Path, each: &mut impl FnMut(&[u8])) -> std::io::Result<usize> {
+    if !super::file::is_regular(path) {
+        return Ok(0); // a pipe's secrets come with its stream, read once
+    }
     let (format, gz) = super::file::file_format(path)?;
     if format != Format::Pcapng {
         return Ok(0);
