@@ -48,7 +48,13 @@ impl Shard {
             return true;
         }
         match key {
-            Some(k) => FxBuildHasher.hash_one(k) as usize % self.count == self.index,
+            // 32 bits of the hash scaled to the count (a multiply, where `%` divides): bits
+            // the table uses neither for its buckets (the low ones) nor for the tags of
+            // its control bytes (the top seven), so a shard's flows spread as all flows do.
+            Some(k) => {
+                let part = u128::from((FxBuildHasher.hash_one(k) >> 25) as u32);
+                ((part * self.count as u128) >> 32) as usize == self.index
+            }
             None => self.index == 0,
         }
     }
@@ -97,4 +103,56 @@ pub fn analyze_sharded<R: Send, E: Send>(
         }
         Ok((merged, r))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    /// Keys of `n` connections from one address to a broker, on consecutive ports.
+    fn one_client(n: u16) -> Vec<FlowKey> {
+        let broker: SocketAddr = "192.0.2.1:1883".parse().unwrap();
+        (0..n)
+            .map(|p| FlowKey::new(SocketAddr::new([10, 0, 0, 7].into(), 30000 + p), broker))
+            .collect()
+    }
+
+    /// Keys of `n` devices, one connection each, from consecutive addresses.
+    fn many_clients(n: u32) -> Vec<FlowKey> {
+        let broker: SocketAddr = "192.0.2.1:1883".parse().unwrap();
+        (0..n)
+            .map(|i| {
+                let ip = std::net::Ipv4Addr::from_bits(0x0a00_0000 + i);
+                FlowKey::new(SocketAddr::new(ip.into(), 51000), broker)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_flow_has_exactly_one_shard_and_the_shards_are_even() {
+        for keys in [one_client(6000), many_clients(6000)] {
+            for count in [2, 3, 4] {
+                let shards: Vec<Shard> = (0..count).map(|i| Shard::new(i, count)).collect();
+                let mut owned = vec![0usize; count];
+                for k in &keys {
+                    let owners: Vec<usize> =
+                        (0..count).filter(|&i| shards[i].owns(Some(k))).collect();
+                    assert_eq!(owners.len(), 1, "{k:?} on {count} shards: {owners:?}");
+                    owned[owners[0]] += 1;
+                }
+                let fair = keys.len() / count;
+                for n in owned.iter() {
+                    assert!(n.abs_diff(fair) < fair / 10, "{count} shards: {owned:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frames_without_a_flow_go_to_the_first_shard_and_one_shard_takes_all() {
+        assert!(Shard::new(0, 2).owns(None));
+        assert!(!Shard::new(1, 2).owns(None));
+        assert!(one_client(100).iter().all(|k| Shard::WHOLE.owns(Some(k))));
+    }
 }
