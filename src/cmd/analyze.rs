@@ -45,10 +45,15 @@ pub fn analyze(args: AnalyzeArgs) -> ExitCode {
         Err(e) => super::output_failed(&e).unwrap_or(ExitCode::SUCCESS),
         Ok(()) => super::warn_and_exit(&analysis),
     };
-    match args.publish.options() {
+    let code = match args.publish.options() {
         Some(opts) => publish(opts, &shown).unwrap_or(code),
         None => code,
-    }
+    };
+    // The process ends here: its exit frees the records at once, where dropping them one
+    // by one took 15 ms of a one-second analysis (16,000 connections).
+    std::mem::forget(shown);
+    std::mem::forget(analysis);
+    code
 }
 
 /// The `--packets` rows as JSON values, taken before the timelines they come from are
