@@ -18,7 +18,7 @@ use dropscope::{Analysis, Analyzer, Config};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The engine configuration the input options ask for.
 pub fn config(input: &InputArgs, full_timeline: bool) -> Config {
@@ -71,12 +71,11 @@ pub fn run(input: &InputArgs, cfg: Config) -> Result<Analysis, ExitCode> {
 }
 
 /// With `threads` cores: the flows sharded between engines, which get the frames one of
-/// two ways (measured in the README, "Speed and memory"). Every engine reads every frame of
-/// input that reads again cheaply (plain pcap and pcapng files), each file copied out of
-/// the page cache once between them: an engine reads every `threads`-th block and reads
-/// the others' where they lie (`source::split_reads`). Other input (gzip, a named pipe) is
-/// read by one thread that hands its frames to the others. A file still being written ends
-/// for every engine where the first block read short ends.
+/// two ways (measured in the README, "Speed and memory"). Input that reads again cheaply is
+/// read whole by every engine, so no frame crosses to another core's cache; other input
+/// (pcapng, gzip, a named pipe) is read by one thread that hands its frames to the others.
+/// A file still being written is read by each engine as far as it has grown when that engine
+/// gets there, so its last frames may be seen by some shards and not others.
 fn run_threaded(
     threads: usize,
     paths: &[PathBuf],
@@ -86,23 +85,15 @@ fn run_threaded(
 ) -> Result<Analysis, ExitCode> {
     let keys = Arc::new(keys);
     let (analyzer, (warnings, frames)) = if source::rereads_cheaply(paths) {
-        let splits: Vec<_> = source::split_reads(paths, threads)
-            .into_iter()
-            .map(|s| Mutex::new(Some(s)))
-            .collect();
         let read = |analyzer: &mut Analyzer, shard: engine::Shard| {
-            let split = splits
-                .get(shard.index())
-                .and_then(|s| s.lock().ok()?.take());
             // One progress bar: the first shard's read stands for every shard's.
-            read_frames(paths, filter, split, shard.index() == 0, |frame| {
+            read_frames(paths, filter, shard.index() == 0, |frame| {
                 analyzer.push(&frame)
             })
         };
         engine::analyze_sharded(threads, &cfg, keys, read)
     } else {
-        let read =
-            |sink: &mut dyn FnMut(source::Frame<'_>)| read_frames(paths, filter, None, true, sink);
+        let read = |sink: &mut dyn FnMut(source::Frame<'_>)| read_frames(paths, filter, true, sink);
         let (analyzer, read) = engine::analyze_pipelined(threads - 1, &cfg, keys, read);
         read.map(|read| (analyzer, read))
     }
@@ -111,17 +102,15 @@ fn run_threaded(
     Ok(analyzer.finish(names, warnings, frames))
 }
 
-/// Reads every frame of `paths` into `sink` (through this engine's share of the reads when
-/// the files are `split` between engines), with a progress bar when `shown`; gives the
+/// Reads every frame of `paths` into `sink`, with a progress bar when `shown`; gives the
 /// read warnings and the number of frames read.
 fn read_frames(
     paths: &[PathBuf],
     filter: Option<&str>,
-    split: Option<source::SplitRead>,
     shown: bool,
     mut sink: impl FnMut(source::Frame<'_>),
 ) -> Result<(Vec<ReadWarning>, u64), SourceError> {
-    let mut timeline = Timeline::open_split(paths, filter, split.unwrap_or_default())?;
+    let mut timeline = Timeline::open(paths, filter)?;
     let mut progress = shown.then(|| ReadProgress::new(paths));
     timeline.for_each(|frame| {
         if let Some(progress) = &mut progress {

@@ -11,7 +11,6 @@
 
 use super::LentBuffer;
 use super::ng_blocks::{self, Blocks, Step};
-use super::split::{self, SplitReader};
 use crate::time::Timestamp;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -51,7 +50,7 @@ pub(super) struct Record {
 
 /// A capture file read record by record.
 pub(super) struct FastPcap {
-    source: Source,
+    file: File,
     buf: LentBuffer,
     /// Buffers read earlier, to read into again once nobody holds them.
     spare: Vec<LentBuffer>,
@@ -62,29 +61,7 @@ pub(super) struct FastPcap {
     eof: bool,
 }
 
-/// Where the reader's bytes come from.
-enum Source {
-    /// Its own reads of the file, into its own buffers.
-    Own(File),
-    /// A file split between several readers (`split`): records are read where they lie in
-    /// the blocks, and only one that straddles two blocks is copied, into `carry`.
-    Split(Box<SplitBytes>),
-}
-
-/// A split file's blocks as one reader walks them.
-struct SplitBytes {
-    reader: SplitReader,
-    /// The newest block, from this offset on, when `buf` holds its bytes before that
-    /// offset (the carry of a straddling record).
-    rest: Option<(LentBuffer, usize)>,
-    /// Whether `buf` is the carry rather than a block.
-    in_carry: bool,
-    /// The carry, while `buf` is a block.
-    carry: LentBuffer,
-}
-
 /// The file's format, and what reading its records needs.
-#[derive(Clone)]
 enum Layout {
     /// Classic pcap: what its 24-byte header says.
     Classic(Header),
@@ -167,55 +144,15 @@ impl FastPcap {
     pub fn open(path: &Path) -> Option<FastPcap> {
         let mut file = File::open(path).ok()?;
         let layout = Layout::read(&mut file)?;
-        Some(FastPcap::reading(
-            Source::Own(file),
-            LentBuffer::zeroed(BUF_SIZE),
-            layout,
-        ))
-    }
-
-    /// A reader of records laid out as `layout` from `source`, into `buf` first.
-    fn reading(source: Source, buf: LentBuffer, layout: Layout) -> FastPcap {
-        FastPcap {
-            source,
-            buf,
+        Some(FastPcap {
+            file,
+            buf: LentBuffer::zeroed(BUF_SIZE),
             spare: Vec::new(),
             pos: 0,
             end: 0,
             layout,
             eof: false,
-        }
-    }
-
-    /// Opens `path` for `readers` readers that each read every record, the file read once
-    /// between them (`split`): one reader each, to be driven on threads of their own (a
-    /// reader waits for the blocks the others read). `None` if this reader does not take
-    /// the file (see [`FastPcap::open`]).
-    pub fn open_split(path: &Path, readers: usize) -> Option<Vec<FastPcap>> {
-        Self::open_split_blocks(path, readers, split::BLOCK)
-    }
-
-    /// [`FastPcap::open_split`] with blocks of `block_len` bytes.
-    pub(super) fn open_split_blocks(
-        path: &Path,
-        readers: usize,
-        block_len: usize,
-    ) -> Option<Vec<FastPcap>> {
-        let mut file = File::open(path).ok()?;
-        let layout = Layout::read(&mut file)?;
-        let start = file.stream_position().ok()?;
-        let readers = split::split(file, start, readers, block_len);
-        let reading = |reader| {
-            let split = SplitBytes {
-                reader,
-                rest: None,
-                in_carry: false,
-                carry: LentBuffer::default(),
-            };
-            let buf = LentBuffer::default();
-            FastPcap::reading(Source::Split(Box::new(split)), buf, layout.clone())
-        };
-        Some(readers.into_iter().map(reading).collect())
+        })
     }
 
     /// The next record and its captured bytes.
@@ -318,18 +255,10 @@ impl FastPcap {
         self.end - self.pos >= want || self.refill(want)
     }
 
-    /// `fill` when the buffer runs short.
+    /// `fill` when the buffer runs short: the unread bytes moved to its start (to another
+    /// buffer's if frames of this one are still held), then reads.
     #[cold]
     fn refill(&mut self, want: usize) -> bool {
-        match self.source {
-            Source::Own(_) => self.refill_own(want),
-            Source::Split(_) => self.refill_split(want),
-        }
-    }
-
-    /// `refill` from the reader's own reads: the unread bytes moved to the buffer's start
-    /// (to another buffer's if frames of this one are still held), then reads.
-    fn refill_own(&mut self, want: usize) -> bool {
         let unread = self.pos..self.end;
         self.end -= self.pos;
         self.pos = 0;
@@ -345,11 +274,8 @@ impl FastPcap {
             Some(held) => buf[..unread.len()].copy_from_slice(&held.bytes()[unread]),
             None => buf.copy_within(unread, 0),
         }
-        while let Source::Own(file) = &mut self.source
-            && self.end < want
-            && !self.eof
-        {
-            match file.read(&mut buf[self.end..]) {
+        while self.end < want && !self.eof {
+            match self.file.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -364,77 +290,12 @@ impl FastPcap {
         self.end >= want
     }
 
-    /// `refill` from a split file's blocks: the next block read in place once the unread
-    /// bytes are used up; a record that straddles blocks gathered in the carry.
-    fn refill_split(&mut self, want: usize) -> bool {
-        let Source::Split(split) = &mut self.source else {
-            return false;
-        };
-        while self.end - self.pos < want {
-            let Some((block, from)) = split
-                .rest
-                .take()
-                .or_else(|| Some((split.reader.next_block()?, 0)))
-            else {
-                return false;
-            };
-            if self.pos == self.end {
-                // Nothing unread: read on in the block itself.
-                let old = std::mem::replace(&mut self.buf, block);
-                if std::mem::take(&mut split.in_carry) {
-                    split.carry = old;
-                }
-                (self.pos, self.end) = (from, self.buf.bytes().len());
-                continue;
-            }
-            let Some(carry) = split.carry_unread(&mut self.buf, self.pos..self.end) else {
-                return false;
-            };
-            let take = (want - (self.end - self.pos)).min(block.bytes().len() - from);
-            carry.extend_from_slice(&block.bytes()[from..from + take]);
-            (self.pos, self.end) = (0, carry.len());
-            if from + take < block.bytes().len() {
-                split.rest = Some((block, from + take));
-            }
-        }
-        true
-    }
-
     /// A spare buffer nobody holds any more, or a new one.
     fn free_buffer(&mut self) -> LentBuffer {
         match self.spare.iter_mut().position(|b| b.writable().is_some()) {
             Some(i) => self.spare.swap_remove(i),
             None => LentBuffer::zeroed(BUF_SIZE),
         }
-    }
-}
-
-impl SplitBytes {
-    /// Makes `buf` the carry, holding only its bytes in `unread`, and returns it to append
-    /// to (`None` if a frame of it is still held, which no caller of a split file does).
-    fn carry_unread<'b>(
-        &mut self,
-        buf: &'b mut LentBuffer,
-        unread: std::ops::Range<usize>,
-    ) -> Option<&'b mut Vec<u8>> {
-        if self.in_carry
-            && let Some(bytes) = buf.writable()
-        {
-            bytes.copy_within(unread.clone(), 0);
-            bytes.truncate(unread.len());
-        } else {
-            let mut carry = std::mem::take(&mut self.carry);
-            if carry.writable().is_none() {
-                carry = LentBuffer::default();
-            }
-            if let Some(bytes) = carry.writable() {
-                bytes.clear();
-                bytes.extend_from_slice(&buf.bytes()[unread]);
-            }
-            *buf = carry;
-            self.in_carry = true;
-        }
-        buf.writable()
     }
 }
 

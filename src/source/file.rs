@@ -57,16 +57,6 @@ impl CaptureFile {
     /// Opens a pcap or pcapng file, gzip-compressed or not (told by its magic, not its name);
     /// `-` reads standard input.
     pub fn open(path: &Path, filter: Option<&str>) -> Result<CaptureFile, SourceError> {
-        CaptureFile::open_with(path, filter, None)
-    }
-
-    /// [`CaptureFile::open`], a plain file read by `fast` when given (a reader of a file
-    /// split between engines), else by a fast reader of its own if it takes the file.
-    pub(super) fn open_with(
-        path: &Path,
-        filter: Option<&str>,
-        fast: Option<FastPcap>,
-    ) -> Result<CaptureFile, SourceError> {
         if path == Path::new(STDIN) {
             return CaptureFile::open_stdin(filter);
         }
@@ -94,7 +84,7 @@ impl CaptureFile {
             .map_err(|e| not_a_capture(path, &e))?;
         let mut file = CaptureFile::with(path, capture, format, filter)?;
         file.rereadable = true;
-        file.fast = fast.or_else(|| FastPcap::open(path));
+        file.fast = FastPcap::open(path);
         Ok(file)
     }
 
@@ -532,58 +522,6 @@ mod tests {
             assert!(fast == slow, "{}: frames differ", path.display());
             assert_eq!(fast_warning, slow_warning, "{}", path.display());
         }
-    }
-
-    /// Every frame and the warning of `path` as each of `readers` readers of the file split
-    /// between them reads it, in blocks of `block_len` bytes (`None` if the fast reader
-    /// does not take the file).
-    fn frames_split(
-        path: &Path,
-        readers: usize,
-        block_len: usize,
-    ) -> Option<Vec<(Vec<FrameRead>, Option<String>)>> {
-        let split = FastPcap::open_split_blocks(path, readers, block_len)?;
-        let read = |fast| {
-            let mut file = CaptureFile::open_with(path, None, Some(fast)).unwrap();
-            let mut frames = Vec::new();
-            while let Some((f, _)) = file.next_frame(frames.len() as u64 + 1) {
-                frames.push((f.ts.0, f.linktype, f.wire_len, f.data.to_vec()));
-            }
-            (frames, file.take_warning().map(|w| w.to_string()))
-        };
-        let read = &read;
-        Some(std::thread::scope(|s| {
-            let readers: Vec<_> = split
-                .into_iter()
-                .map(|f| s.spawn(move || read(f)))
-                .collect();
-            readers.into_iter().map(|r| r.join().unwrap()).collect()
-        }))
-    }
-
-    /// A file split between readers, each reading every record: each reader gets what
-    /// libpcap gives, frame for frame, and the same warning, on every capture of the
-    /// repository, with blocks small enough that records straddle two and more of them
-    /// (the damaged ones leave the rest of the file to libpcap mid-way).
-    #[test]
-    fn every_reader_of_a_split_file_reads_it_as_libpcap_does() {
-        let mut split = 0;
-        for path in captures() {
-            let slow = frames_of(&path, false);
-            for (readers, block_len) in [(2, 7), (3, 100), (2, 4096)] {
-                let Some(reads) = frames_split(&path, readers, block_len) else {
-                    continue;
-                };
-                split += 1;
-                for (i, read) in reads.iter().enumerate() {
-                    let what = format!("{} {readers}/{i} {block_len}", path.display());
-                    assert_eq!(read.0.len(), slow.0.len(), "{what}");
-                    assert!(read.0 == slow.0, "{what}: frames differ");
-                    assert_eq!(read.1, slow.1, "{what}");
-                }
-            }
-        }
-        assert!(split >= 3 * 150, "{split} files split");
     }
 
     /// pcapng corner cases, each read by the fast path and by libpcap alone: the same

@@ -1,6 +1,6 @@
 //! Several capture files read as one timeline, ordered by timestamp.
 
-use super::{CaptureFile, Frame, ReadWarning, SourceError, SplitRead};
+use super::{CaptureFile, Frame, ReadWarning, SourceError};
 use crate::time::Timestamp;
 use std::path::PathBuf;
 
@@ -24,20 +24,9 @@ struct Pending {
 impl Timeline {
     /// Opens every file; fails on the first one that is not a readable capture.
     pub fn open(paths: &[PathBuf], filter: Option<&str>) -> Result<Timeline, SourceError> {
-        Timeline::open_split(paths, filter, SplitRead::default())
-    }
-
-    /// [`Timeline::open`] for one of the engines that read the files between them (see
-    /// [`split_reads`](super::split_reads)).
-    pub fn open_split(
-        paths: &[PathBuf],
-        filter: Option<&str>,
-        mut split: SplitRead,
-    ) -> Result<Timeline, SourceError> {
         let files = paths
             .iter()
-            .enumerate()
-            .map(|(i, p)| CaptureFile::open_with(p, filter, split.take(i)))
+            .map(|p| CaptureFile::open(p, filter))
             .collect::<Result<Vec<_>, _>>()?;
         let pending = files.iter().map(|_| None).collect();
         Ok(Timeline {

@@ -7,7 +7,6 @@ mod file;
 mod merge;
 mod ng_blocks;
 mod secrets;
-mod split;
 mod stream;
 
 pub use file::{CaptureFile, Format, STDIN};
@@ -147,33 +146,6 @@ pub fn rereads_cheaply(paths: &[PathBuf]) -> bool {
         && paths
             .iter()
             .all(|p| p.as_os_str() != STDIN && fast::takes(p))
-}
-
-/// The files of a timeline opened for `readers` engines that each read every frame, each
-/// file read once between them (see `split`): one [`SplitRead`] for each engine, which
-/// must all read at once, each on a thread of its own (an engine waits for the pieces of
-/// the files the others read). A file the fast reader does not take is read by each alone.
-pub fn split_reads(paths: &[PathBuf], readers: usize) -> Vec<SplitRead> {
-    let mut reads: Vec<SplitRead> = (0..readers).map(|_| SplitRead::default()).collect();
-    for path in paths {
-        let mut opened = fast::FastPcap::open_split(path, readers).map(Vec::into_iter);
-        for read in &mut reads {
-            read.0.push(opened.as_mut().and_then(Iterator::next));
-        }
-    }
-    reads
-}
-
-/// One engine's readers of the files of a timeline read between several engines
-/// ([`split_reads`]; the default reads each file alone).
-#[derive(Default)]
-pub struct SplitRead(Vec<Option<fast::FastPcap>>);
-
-impl SplitRead {
-    /// The reader of file `i`, if it is split.
-    fn take(&mut self, i: usize) -> Option<fast::FastPcap> {
-        self.0.get_mut(i)?.take()
-    }
 }
 
 /// Whether `path` can be read only once: standard input, a named pipe, a device. Its

@@ -65,7 +65,7 @@ pub(super) struct Packet {
 }
 
 /// What the blocks read so far said: the section's byte order, its interfaces.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(super) struct Blocks {
     /// `None` before the Section Header Block.
     big_endian: Option<bool>,
