@@ -76,6 +76,9 @@ struct Json<W> {
     depth: usize,
     /// The array to write where the value holds a [`Hole`].
     splice: Option<Splice>,
+    /// Buffered bytes written out at once (`FLUSH_AT`, or never for a chunk of elements
+    /// taken whole).
+    flush_at: usize,
 }
 
 impl<W: Write> Json<W> {
@@ -86,6 +89,7 @@ impl<W: Write> Json<W> {
             pretty,
             depth: 0,
             splice: None,
+            flush_at: FLUSH_AT,
         }
     }
 
@@ -96,7 +100,7 @@ impl<W: Write> Json<W> {
     }
 
     fn flush_if_full(&mut self) -> Result {
-        if self.buf.len() >= FLUSH_AT {
+        if self.buf.len() >= self.flush_at {
             self.flush().map_err(Error)?;
         }
         Ok(())

@@ -6,8 +6,10 @@
 //! Thread `k` of `n` writes chunks `k`, `k + n`, … of the elements (those of an array once
 //! the writer, reaching the hole, tells it the depth) and hands each over through a channel
 //! of its own; the writer takes the chunks round the threads, so the bytes are what one
-//! thread writes, and at most a few chunks a thread are held at once. If writing stops
-//! early, the threads find their channel closed and stop.
+//! thread writes, and at most a few chunks a thread are held at once. A chunk is written
+//! straight into the buffer that travels, and the writer hands each buffer back once
+//! written out, so a thread writes into memory it already has. If writing stops early, the
+//! threads find their channel closed and stop.
 
 use super::{Error, Json, Result};
 use serde::ser::{Serialize, Serializer};
@@ -31,11 +33,22 @@ impl Serialize for Hole {
 }
 
 /// The threads writing the array, seen from the writer: where to send each the depth,
-/// and where its chunks come from.
+/// and its lanes.
 pub(super) struct Splice {
     depths: Vec<SyncSender<usize>>,
-    chunks: Vec<Receiver<Result<Vec<u8>>>>,
+    lanes: Vec<Lane>,
 }
+
+/// One element thread's channels, seen from the writer: where its chunks come from, and
+/// where their buffers go back to once written out.
+struct Lane {
+    chunks: Receiver<Result<Vec<u8>>>,
+    spent: SyncSender<Vec<u8>>,
+}
+
+/// Buffers an element thread may have waiting to be written into again: every chunk it
+/// can have out at once.
+const SPENT: usize = AHEAD + 2;
 
 /// Writes `value` as indented JSON (as `to_writer_pretty`), with the array of `items`
 /// where `value` holds a [`Hole`], its elements written on `threads` threads.
@@ -55,14 +68,18 @@ where
     std::thread::scope(|s| {
         let mut splice = Splice {
             depths: Vec::with_capacity(threads),
-            chunks: Vec::with_capacity(threads),
+            lanes: Vec::with_capacity(threads),
         };
         for k in 0..threads {
             let (depth_tx, depth_rx) = sync_channel(1);
             let (chunk_tx, chunk_rx) = sync_channel(AHEAD);
-            s.spawn(move || write_elements(items, k, threads, &depth_rx, &chunk_tx));
+            let (spent_tx, spent_rx) = sync_channel(SPENT);
+            s.spawn(move || write_elements(items, k, threads, &depth_rx, &chunk_tx, &spent_rx));
             splice.depths.push(depth_tx);
-            splice.chunks.push(chunk_rx);
+            splice.lanes.push(Lane {
+                chunks: chunk_rx,
+                spent: spent_tx,
+            });
         }
         let mut json = Json::new(out, true);
         json.splice = Some(splice);
@@ -79,18 +96,17 @@ fn write_elements<E: Serialize>(
     n: usize,
     depth: &Receiver<usize>,
     chunks: &SyncSender<Result<Vec<u8>>>,
+    spent: &Receiver<Vec<u8>>,
 ) {
     let Ok(depth) = depth.recv() else { return };
-    // One writer for every chunk: its buffer is reused, each chunk's bytes sent away.
-    let mut json = Json::new(Vec::new(), true);
+    let mut json = Json::chunks(true);
     json.depth = depth;
     write_chunks(items, k, n, chunks, |first, chunk| {
         chunk.iter().enumerate().try_for_each(|(j, item)| {
             json.element(first && j == 0);
             item.serialize(&mut json)
         })?;
-        json.flush().map_err(Error)?;
-        Ok(std::mem::take(&mut json.out))
+        Ok(json.take_chunk(spent))
     });
 }
 
@@ -113,19 +129,19 @@ fn write_chunks<E>(
     }
 }
 
-/// Every chunk the threads send, in order (round the threads), each given to `take`.
-/// Returns whether there was any.
-fn take_in_order(
-    threads: &[Receiver<Result<Vec<u8>>>],
-    mut take: impl FnMut(Vec<u8>) -> Result,
-) -> Result<bool> {
+/// Every chunk the threads send, in order (round the threads), each given to `take`, then
+/// its buffer handed back. Returns whether there was any.
+fn take_in_order(lanes: &[Lane], mut take: impl FnMut(&[u8]) -> Result) -> Result<bool> {
     let mut any = false;
     loop {
-        for chunks in threads {
-            let Ok(chunk) = chunks.recv() else {
+        for lane in lanes {
+            let Ok(chunk) = lane.chunks.recv() else {
                 return Ok(any);
             };
-            take(chunk?)?;
+            let chunk = chunk?;
+            take(&chunk)?;
+            // A thread with buffers enough, or gone, does without this one.
+            let _ = lane.spent.try_send(chunk);
             any = true;
         }
     }
@@ -140,27 +156,50 @@ where
 {
     let threads = threads.min(items.len().div_ceil(CHUNK)).max(1);
     std::thread::scope(|s| {
-        let receivers: Vec<_> = (0..threads)
+        let lanes: Vec<_> = (0..threads)
             .map(|k| {
                 let (chunk_tx, chunk_rx) = sync_channel(AHEAD);
+                let (spent_tx, spent_rx) = sync_channel(SPENT);
                 s.spawn(move || {
-                    let mut json = Json::new(Vec::new(), false);
+                    let mut json = Json::chunks(false);
                     write_chunks(items, k, threads, &chunk_tx, |_, chunk| {
                         for item in chunk {
                             item.serialize(&mut json)?;
                             json.buf.push(b'\n');
                         }
-                        json.flush().map_err(Error)?;
-                        Ok(std::mem::take(&mut json.out))
+                        Ok(json.take_chunk(&spent_rx))
                     });
                 });
-                chunk_rx
+                Lane {
+                    chunks: chunk_rx,
+                    spent: spent_tx,
+                }
             })
             .collect();
-        take_in_order(&receivers, |chunk| out.write_all(&chunk).map_err(Error))
+        take_in_order(&lanes, |chunk| out.write_all(chunk).map_err(Error))
             .map_err(Error::into_io)?;
         Ok(())
     })
+}
+
+impl Json<io::Sink> {
+    /// A writer of chunks of elements, each taken whole by [`Json::take_chunk`]: nothing is
+    /// flushed on the way.
+    fn chunks(pretty: bool) -> Json<io::Sink> {
+        let mut json = Json::new(io::sink(), pretty);
+        json.flush_at = usize::MAX;
+        json
+    }
+
+    /// The bytes written since the last chunk; writing goes on in a buffer handed back
+    /// through `spent`, else a new one.
+    fn take_chunk(&mut self, spent: &Receiver<Vec<u8>>) -> Vec<u8> {
+        let mut next = spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.buf.capacity()));
+        next.clear();
+        std::mem::replace(&mut self.buf, next)
+    }
 }
 
 impl<W: Write> Json<W> {
@@ -176,9 +215,9 @@ impl<W: Write> Json<W> {
             // A thread gone is found at its channel below.
             let _ = depth.send(self.depth);
         }
-        let any = take_in_order(&splice.chunks, |chunk| {
+        let any = take_in_order(&splice.lanes, |chunk| {
             self.flush().map_err(Error)?;
-            self.out.write_all(&chunk).map_err(Error)
+            self.out.write_all(chunk).map_err(Error)
         })?;
         self.close(b']', !any);
         Ok(())
