@@ -45,10 +45,13 @@ RESULTS=$DATA/results.tsv
 : >"$RESULTS"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-# run LABEL FILE CMD...: one timed run; appends "label bytes seconds rss_kb frames" to RESULTS
+# run LABEL FILE CMD...: one timed run, the file read once untimed first (a host that
+# reclaims idle page cache, as DAMON does on some VMs, would otherwise make a run read part
+# of it from disk); appends "label bytes seconds rss_kb frames" to RESULTS
 run() {
   local label=$1 file=$2; shift 2
   local tf=$DATA/time.txt out=$DATA/out.json
+  cat "$file" >/dev/null
   /usr/bin/time -v -o "$tf" "$@" >"$out"
   python3 - "$label" "$file" "$tf" "$out" >>"$RESULTS" <<'PY'
 import json, os, re, sys
@@ -68,7 +71,6 @@ PY
 
 for size in 1x 2x; do
   f=$DATA/big-$size.pcap
-  cat "$f" >/dev/null   # warm the page cache
   for _ in $(seq "$RUNS"); do
     run "readloop-$size" "$f" "$LOOP" mqtt-read "$f"
     run "dropscope-$size" "$f" "$BIN" analyze "$f" --port "$PORT" --format json --threads 1
@@ -84,7 +86,6 @@ if [[ -n ${TSHARK_PREFIX:-} ]]; then
   tshark_cmd=(tshark -r "$DATA/prefix.pcap" -Y mqtt -T fields -e tcp.stream -e mqtt.msgtype -d "tcp.port==$PORT,mqtt")
   f=$DATA/prefix.pcap
 fi
-cat "$f" >/dev/null
 run "tshark-$( [[ -n ${TSHARK_PREFIX:-} ]] && echo prefix10 || echo 1x)" "$f" "${tshark_cmd[@]}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
